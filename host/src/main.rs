@@ -1,0 +1,34 @@
+//! The `weft` command.
+
+use clap::{Parser, Subcommand};
+use weft::runtime::{Runtime, RuntimeConfig};
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Weft: workflow automation with sandboxed WebAssembly steps")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in step plugins with their capabilities.
+    Builtins,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    match Cli::parse().command {
+        Command::Builtins => {
+            let runtime = Runtime::new(RuntimeConfig::default())?;
+            println!("{:<14} {:<8} {:<10} DESCRIPTION", "NAME", "VERSION", "GRANTS");
+            for plugin in runtime.load_builtins().await? {
+                let info = plugin.info();
+                let grants = plugin.grants().to_strings().join(",");
+                println!("{:<14} {:<8} {:<10} {}", info.name, info.version, grants, info.description);
+            }
+        }
+    }
+    Ok(())
+}

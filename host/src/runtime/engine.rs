@@ -1,0 +1,70 @@
+//! The one `wasmtime::Engine` of the process and the epoch ticker that gives
+//! every store its wall-time deadline and its yield points.
+
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+use super::limits::HostLimits;
+
+/// How often the epoch advances: the granularity of wall-time limits and of
+/// the yields that keep one CPU-heavy step from starving the others.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Concurrent instances the pool holds; more attempts than this wait for a slot.
+pub const POOL_INSTANCES: u32 = 1_000;
+
+/// Builds the engine: pooling allocator, epoch interruption, and fuel unless
+/// `meter_fuel` is off (benchmarks only: without fuel, a loop is stopped by
+/// the wall-time limit alone).
+pub fn build(limits: &HostLimits, meter_fuel: bool) -> wasmtime::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 4)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_memory_size(usize::try_from(limits.max.memory_bytes).unwrap_or(usize::MAX))
+        // Componentized interpreters (CPython, JS) carry many core instances.
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(64)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20)
+        // Reusing warm pages instead of returning them to the kernel doubles
+        // instantiation throughput on two cores (see DESIGN.md).
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10)
+        .async_stack_keep_resident(64 << 10);
+
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(meter_fuel)
+        .epoch_interruption(true)
+        .cranelift_opt_level(OptLevel::Speed)
+        .max_wasm_stack(1 << 20)
+        .async_stack_size(2 << 20)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config)?;
+    start_epoch_ticker(&engine);
+    Ok(engine)
+}
+
+/// Advances the epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = thread::Builder::new().name("weft-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            thread::sleep(EPOCH_TICK);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(
+            "cannot start the epoch ticker, wall-time limits rely on the async timeout alone: {e}"
+        );
+    }
+}

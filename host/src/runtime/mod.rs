@@ -1,0 +1,238 @@
+//! The plugin runtime: the only part of Weft that touches wasmtime.
+//!
+//! One [`Runtime`] per process holds the engine, the linker, the compiled-code
+//! cache and the [`Registry`] of loaded plugins. The engine calls
+//! [`Runtime::run_step`] for each attempt and gets a [`StepReport`]: the outcome
+//! or a precise [`StepFailure`], with fuel, peak memory and duration.
+
+mod bindings;
+mod cache;
+pub mod capability;
+mod engine;
+mod error;
+mod limits;
+mod output;
+mod plugin;
+mod registry;
+mod state;
+mod step;
+mod types;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use cache::CodeSource;
+pub use capability::{Backends, Capability, Grants, KvBackend};
+pub use error::{LoadError, StepFailure};
+pub use limits::{HostLimits, LimitOverrides, Limits};
+pub use plugin::Plugin;
+pub use registry::Registry;
+pub use step::StepReport;
+pub use types::{LogLevel, LogLine, Outcome, PluginInfo, StepInput, Usage};
+
+use bindings::{StepPlugin, StepPluginPre};
+use state::{Caller, StepData, StepState};
+
+/// The built-in plugins, embedded at build time (see `host/build.rs`).
+pub mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// How the runtime is set up.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// Default and maximum limits.
+    pub limits: HostLimits,
+    /// Directory of the compiled-code cache; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Fuel metering. Only benchmarks turn it off.
+    pub meter_fuel: bool,
+    /// Implementations of the host capabilities.
+    pub backends: Backends,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            limits: HostLimits::default(),
+            cache_dir: None,
+            meter_fuel: true,
+            backends: Backends::default(),
+        }
+    }
+}
+
+/// Compiles, holds and runs plugins.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StepState>,
+    cache: cache::CodeCache,
+    limits: HostLimits,
+    meter_fuel: bool,
+    backends: Arc<Backends>,
+    registry: Registry,
+    compilations: AtomicU64,
+}
+
+impl Runtime {
+    /// A runtime with its engine, linker and epoch ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let engine = engine::build(&config.limits, config.meter_fuel)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        StepPlugin::add_to_linker::<StepState, StepData>(&mut linker, |s| s)?;
+        let cache = cache::CodeCache::new(config.cache_dir, &engine);
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            limits: config.limits,
+            meter_fuel: config.meter_fuel,
+            backends: Arc::new(config.backends),
+            registry: Registry::default(),
+            compilations: AtomicU64::new(0),
+        })
+    }
+
+    /// The host's limits.
+    pub fn limits(&self) -> &HostLimits {
+        &self.limits
+    }
+
+    /// The loaded plugins.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// How many components this runtime compiled (not read from the cache).
+    pub fn compilations(&self) -> u64 {
+        self.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Compiles (or reads from the cache) a component, checks that it is a
+    /// step plugin, calls `describe()` and checks its answer. `grants` of `None`
+    /// grants what the plugin asks for (built-ins only). The plugin is not
+    /// registered; see [`Registry::insert`].
+    pub async fn load(
+        &self,
+        bytes: &[u8],
+        grants: Option<Grants>,
+        limits: LimitOverrides,
+    ) -> Result<Arc<Plugin>, LoadError> {
+        check_header(bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let (component, source) = {
+            let (engine, cache, owned, sha) =
+                (self.engine.clone(), self.cache.clone(), bytes.to_vec(), sha256.clone());
+            tokio::task::spawn_blocking(move || cache.load(&engine, &owned, &sha))
+                .await
+                .map_err(|e| LoadError::Internal(e.to_string()))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?
+        };
+        if source == CodeSource::Compiled {
+            self.compilations.fetch_add(1, Ordering::Relaxed);
+        }
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let pre = StepPluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+
+        let info = self.describe(&pre).await?;
+        let validator = plugin::check_info(&info)?;
+        let grants = match grants {
+            Some(grants) => grants,
+            None => Grants::parse(&info.capabilities).map_err(LoadError::InvalidInfo)?,
+        };
+        let caller = Arc::new(Caller {
+            plugin: format!("{}@{}", info.name, info.version),
+            name: info.name.clone(),
+            grants,
+        });
+        Ok(Arc::new(Plugin { info, sha256, size: bytes.len(), limits, source, caller, pre, validator }))
+    }
+
+    /// Loads and registers every built-in plugin.
+    pub async fn load_builtins(&self) -> Result<Vec<Arc<Plugin>>, LoadError> {
+        let mut loaded = Vec::new();
+        for (crate_name, bytes) in builtin::BUILTIN {
+            let plugin = self
+                .load(bytes, None, LimitOverrides::default())
+                .await
+                .map_err(|e| LoadError::Internal(format!("built-in plugin `{crate_name}`: {e}")))?;
+            self.registry.insert(plugin.clone());
+            loaded.push(plugin);
+        }
+        Ok(loaded)
+    }
+
+    async fn describe(&self, pre: &StepPluginPre<StepState>) -> Result<PluginInfo, LoadError> {
+        let limits = self.limits.defaults;
+        let caller =
+            Arc::new(Caller { plugin: "(loading)".into(), name: String::new(), grants: Grants::none() });
+        let attempt =
+            step::Attempt { engine: &self.engine, backends: &self.backends, meter_fuel: self.meter_fuel };
+        let stdout = output::CapturedOutput::new(step::CAPTURE_BYTES);
+        let stderr = output::CapturedOutput::new(step::CAPTURE_BYTES);
+        let mut store =
+            step::new_store(&attempt, caller, &limits, String::new(), &stdout, &stderr, Instant::now())
+                .map_err(|e| LoadError::Internal(e.to_string()))?;
+        let call = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.weft_plugin_step().call_describe(&mut store).await
+        };
+        let described = tokio::time::timeout(std::time::Duration::from_millis(limits.time_ms), call).await;
+        let info = match described {
+            Err(_) => {
+                return Err(LoadError::Describe(
+                    StepFailure::TimeExceeded { limit_ms: limits.time_ms }.to_string(),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err(LoadError::Describe(
+                    step::classify_trap(&e, &store, &limits, &stderr.text()).to_string(),
+                ));
+            }
+            Ok(Ok(info)) => info,
+        };
+        let config_schema = serde_json::from_str(&info.config_schema)
+            .map_err(|e| LoadError::InvalidSchema(format!("not valid JSON: {e}")))?;
+        Ok(PluginInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            config_schema,
+            capabilities: info.capabilities,
+        })
+    }
+
+    /// Runs one attempt of `plugin` with the limits that apply: host defaults,
+    /// then the plugin's overrides, then `step_limits`, capped at the maximum.
+    pub async fn run_step(
+        &self,
+        plugin: &Plugin,
+        input: &StepInput,
+        step_limits: &LimitOverrides,
+    ) -> StepReport {
+        let limits = self.limits.resolve(&plugin.limits, step_limits);
+        let attempt =
+            step::Attempt { engine: &self.engine, backends: &self.backends, meter_fuel: self.meter_fuel };
+        step::run(attempt, plugin, input, limits).await
+    }
+}
+
+/// Tells a core module and non-wasm bytes from a component before compiling.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm);
+    }
+    // Bytes 6..8 are the layer: 0 for core modules, 1 for components.
+    match bytes[6..8] {
+        [0, 0] => Err(LoadError::CoreModule),
+        _ => Ok(()),
+    }
+}
