@@ -1,6 +1,10 @@
 //! Weft: a self-hosted workflow automation host. Every step type is a
-//! WebAssembly component run in a fresh sandbox per attempt ([`runtime`]),
-//! with durable storage in SQL ([`store`]).
+//! WebAssembly component run in a fresh sandbox per attempt ([`runtime`]); the
+//! [`engine`] drives each run as a durable state machine over the [`store`];
+//! the [`api`] serves it over HTTP.
 
+pub mod api;
+pub mod cli;
+pub mod engine;
 pub mod runtime;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The `weft` command.
 
 use clap::{Parser, Subcommand};
+use weft::cli::serve::{self, ServeArgs};
 use weft::runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
@@ -12,14 +13,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the host: REST API, engine and scheduler.
+    Serve(ServeArgs),
     /// List the built-in step plugins with their capabilities.
     Builtins,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "weft=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match Cli::parse().command {
+        Command::Serve(args) => serve::run(args).await?,
         Command::Builtins => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             println!("{:<14} {:<8} {:<10} DESCRIPTION", "NAME", "VERSION", "GRANTS");

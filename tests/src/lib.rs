@@ -1,1 +1,239 @@
-//! End-to-end tests of the `weft` binary live in `tests/`.
+//! A harness for end-to-end tests: starts the real `weft` binary on a free
+//! loopback port with a temporary database, and talks to it over HTTP only.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The token every test host accepts.
+pub const TOKEN: &str = "test-admin-token";
+
+/// `target/<profile>/`, where cargo put the `weft` binary.
+pub fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+/// The `weft` binary.
+pub fn weft_bin() -> PathBuf {
+    let bin = target_profile_dir().join("weft");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p weft` (cargo test --workspace does it)", bin.display());
+    bin
+}
+
+/// A test plugin component built by the host's build script.
+pub fn plugin_wasm(crate_name: &str) -> PathBuf {
+    let target = target_profile_dir().parent().expect("target/").to_path_buf();
+    let path = target.join("plugins/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// A running host.
+pub struct Host {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The database, in a temporary directory shared by restarts.
+    pub dir: Arc<tempfile::TempDir>,
+    client: reqwest::Client,
+}
+
+/// How to start a host.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Test plugins (crate names) to put in the plugin directory.
+    pub plugins: Vec<&'static str>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl Host {
+    /// A host on a fresh database.
+    pub fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    /// A host on a fresh database, with options.
+    pub fn start_with(options: Options) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Self::start_in(dir, &options)
+    }
+
+    /// A host on the database in `dir` (a restart when one ran there before).
+    pub fn start_in(dir: Arc<tempfile::TempDir>, options: &Options) -> Self {
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+        for name in &options.plugins {
+            let file = plugin_dir.join(format!("{name}.wasm"));
+            if !file.exists() {
+                std::fs::copy(plugin_wasm(name), &file).expect("copy plugin");
+            }
+        }
+        let mut cmd = Command::new(weft_bin());
+        cmd.arg("serve")
+            .env("WEFT_ADDR", "127.0.0.1:0")
+            .env("WEFT_DATABASE_URL", format!("sqlite://{}", dir.path().join("weft.db").display()))
+            .env("WEFT_ADMIN_TOKEN", TOKEN)
+            .env("WEFT_PLUGIN_DIR", &plugin_dir)
+            // Shared across tests so each plugin compiles once.
+            .env("WEFT_CACHE_DIR", target_profile_dir().join("weft-test-cache"))
+            .env("RUST_LOG", "weft=info,warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start weft");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("weft listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+                println!("[weft] {line}");
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("weft did not start listening");
+            }
+        };
+        Self { child: Some(child), base, dir, client: reqwest::Client::new() }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for a graceful exit; returns the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends a request with the admin token; returns status and JSON body.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_with(method, path, body.map(|b| b.to_string().into_bytes()), Some(TOKEN)).await
+    }
+
+    /// Sends raw bytes with an optional token.
+    pub async fn call_with(&self, method: &str, path: &str, body: Option<Vec<u8>>, token: Option<&str>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body)).await
+    }
+
+    /// PUT with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+
+    /// Creates a workflow, asserting 201; returns its id.
+    pub async fn create(&self, definition: Value) -> String {
+        let (status, body) = self.post("/api/workflows", definition).await;
+        assert_eq!(status, 201, "create: {body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates and activates a workflow; returns its id.
+    pub async fn create_active(&self, definition: Value) -> String {
+        let id = self.create(definition).await;
+        let (status, body) = self.put(&format!("/api/workflows/{id}/activate"), json!({})).await;
+        assert_eq!(status, 200, "activate: {body}");
+        id
+    }
+
+    /// Triggers a workflow manually, asserting 202; returns the run id.
+    pub async fn trigger(&self, workflow: &str, payload: Value) -> String {
+        let (status, body) = self.post(&format!("/api/workflows/{workflow}/trigger"), payload).await;
+        assert_eq!(status, 202, "trigger: {body}");
+        body["id"].as_str().expect("run id").to_owned()
+    }
+
+    /// Polls a run until its status is `status`; returns the run with logs.
+    pub async fn wait_for(&self, run: &str, status: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (code, body) = self.get(&format!("/api/workflow-runs/{run}")).await;
+            assert_eq!(code, 200, "{body}");
+            if body["status"] == status {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "run {run} never reached {status}: {body:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The `(step, action)` pairs of a run's logs, in order.
+pub fn trail(run: &Value) -> Vec<(String, String)> {
+    run["logs"]
+        .as_array()
+        .map(|logs| {
+            logs.iter()
+                .map(|l| (l["step"].as_str().unwrap_or("").to_owned(), l["action"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Shorthand for building expected trails.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}

@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use weft::plugin::types as wit_types;
+pub use self::weft::plugin::types as wit_types;
 
 use super::types::{Outcome, StepInput};
 

@@ -70,13 +70,15 @@ impl Plugin {
     /// Validates a (rendered) step config against the plugin's schema: one
     /// message per error, each naming the field by its JSON pointer.
     pub fn validate_config(&self, config: &Value) -> Vec<String> {
-        self.validator
-            .iter_errors(config)
-            .map(|e| {
-                let path = e.instance_path.to_string();
-                if path.is_empty() { e.to_string() } else { format!("{path}: {e}") }
-            })
+        self.validate_config_detailed(config)
+            .into_iter()
+            .map(|(path, e)| if path.is_empty() { e } else { format!("{path}: {e}") })
             .collect()
+    }
+
+    /// Like [`Plugin::validate_config`], as (JSON pointer, message) pairs.
+    pub fn validate_config_detailed(&self, config: &Value) -> Vec<(String, String)> {
+        self.validator.iter_errors(config).map(|e| (e.instance_path.to_string(), e.to_string())).collect()
     }
 }
 

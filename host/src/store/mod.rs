@@ -1,6 +1,11 @@
 //! Persistence on SQLite (WAL), through sqlx with runtime-checked queries.
 
+pub mod commit;
+pub mod ids;
 mod kv;
+pub mod runs;
+pub mod tokens;
+pub mod workflows;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -15,8 +15,10 @@ pub struct Config {
     #[serde(rename = "if", default)]
     condition: Value,
     /// Step to go to when the value is truthy (or `end`).
+    #[schemars(extend("x-weft-target" = true))]
     then: Option<String>,
     /// Step to go to when the value is falsy (or `end`).
+    #[schemars(extend("x-weft-target" = true))]
     #[serde(rename = "else")]
     otherwise: Option<String>,
 }

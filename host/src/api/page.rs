@@ -1,0 +1,63 @@
+//! Pagination and filter query parameters.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::error::ApiError;
+
+/// Largest page.
+pub const MAX_PAGE_SIZE: i64 = 200;
+
+/// `page` (from 1) and `pageSize` (1 to 200, default 50).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Page number, from 1.
+    pub page: i64,
+    /// Items per page.
+    pub size: i64,
+}
+
+impl Page {
+    /// Reads `page` and `pageSize`, naming the bad one.
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let number = |name: &str, default: i64, max: i64| -> Result<i64, ApiError> {
+            match query.get(name) {
+                None => Ok(default),
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(ApiError::bad_request(format!("query parameter `{name}` must be an integer from 1 to {max}, got {v:?}"))),
+                },
+            }
+        };
+        Ok(Self { page: number("page", 1, i64::from(u32::MAX))?, size: number("pageSize", 50, MAX_PAGE_SIZE)? })
+    }
+
+    /// SQL offset.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.size
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Page number.
+    pub page: i64,
+    /// Page size.
+    pub page_size: i64,
+    /// Items over all pages.
+    pub total: i64,
+}
+
+/// A status filter, checked against the allowed values.
+pub fn status_filter<'a>(query: &'a HashMap<String, String>, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
+    match query.get("status") {
+        None => Ok(None),
+        Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s.as_str())),
+        Some(s) => Err(ApiError::bad_request(format!("query parameter `status`: {s:?} is not one of {}", allowed.join(", ")))),
+    }
+}

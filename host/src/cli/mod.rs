@@ -1,0 +1,3 @@
+//! The `weft` command line.
+
+pub mod serve;

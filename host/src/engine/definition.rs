@@ -1,0 +1,210 @@
+//! Workflow definitions as the API and the CLI receive them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::runtime::LimitOverrides;
+
+/// The step type of a parallel block, handled by the engine itself.
+pub const PARALLEL: &str = "parallel";
+/// The target that finishes a run (or a parallel branch).
+pub const END: &str = "end";
+
+/// A workflow as written by a person: name, trigger, steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowSpec {
+    /// Display name.
+    pub name: String,
+    /// Longer text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What starts runs.
+    pub trigger: Trigger,
+    /// The steps, run in order.
+    pub steps: Vec<StepDef>,
+}
+
+/// What starts a workflow's runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawTrigger", into = "RawTrigger")]
+pub enum Trigger {
+    /// `POST /api/workflows/:id/trigger`.
+    Manual(Value),
+    /// `POST /api/events` with a matching `type`.
+    Event(EventTrigger),
+    /// A cron schedule.
+    Cron(CronTrigger),
+}
+
+/// The wire form of a trigger: `{ "type": ..., "config": {...} }`, config optional.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrigger {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    config: Value,
+}
+
+impl TryFrom<RawTrigger> for Trigger {
+    type Error = String;
+
+    fn try_from(raw: RawTrigger) -> Result<Self, String> {
+        match raw.kind.as_str() {
+            "manual" => Ok(Trigger::Manual(raw.config)),
+            "event" => parse_config("event", raw.config).map(Trigger::Event),
+            "cron" => parse_config("cron", raw.config).map(Trigger::Cron),
+            other => Err(format!("unknown trigger type `{other}` (expected manual, event or cron)")),
+        }
+    }
+}
+
+fn parse_config<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, String> {
+    let v = if v.is_null() { Value::Object(Default::default()) } else { v };
+    serde_json::from_value(v).map_err(|e| format!("{what} trigger config: {e}"))
+}
+
+impl From<Trigger> for RawTrigger {
+    fn from(t: Trigger) -> Self {
+        let (kind, config) = match t {
+            Trigger::Manual(v) => ("manual", v),
+            Trigger::Event(e) => ("event", serde_json::to_value(e).unwrap_or_default()),
+            Trigger::Cron(c) => ("cron", serde_json::to_value(c).unwrap_or_default()),
+        };
+        RawTrigger { kind: kind.to_owned(), config }
+    }
+}
+
+/// Config of an event trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTrigger {
+    /// Event type, e.g. `contact.created`.
+    pub event: String,
+}
+
+/// Config of a cron trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CronTrigger {
+    /// Cron expression: 5 fields (minute precision) or 6-7 with seconds first.
+    pub expression: String,
+    /// IANA time zone, e.g. `Europe/Paris`; UTC when absent.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepDef {
+    /// Unique id, used by targets and at `steps.<id>` in templates.
+    pub id: String,
+    /// Plugin name, optionally pinned (`email@0.1.0`), or `parallel`.
+    #[serde(rename = "type")]
+    pub step_type: String,
+    /// The plugin's config; strings may hold templates.
+    #[serde(default = "empty_object")]
+    pub config: Value,
+    /// The step to run after this one instead of the next in the list, or `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The step to run when this one fails for good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
+    /// Retries of retryable errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Resource limits of this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitOverrides>,
+    /// Branches of a `parallel` step, each a list of steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Vec<StepDef>>>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Retry policy of a step: attempt `n` (from 2) waits
+/// `min(backoffMs * multiplier^(n-2), maxBackoffMs)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Wait before the second attempt, ms.
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+    /// Growth of the wait per attempt.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Longest wait, ms.
+    #[serde(default = "default_cap")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_backoff() -> u64 {
+    1_000
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_cap() -> u64 {
+    3_600_000
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `next_attempt` (2 or more).
+    pub fn backoff(&self, next_attempt: u32) -> u64 {
+        let exp = next_attempt.saturating_sub(2).min(64) as i32;
+        let wait = self.backoff_ms as f64 * self.multiplier.max(1.0).powi(exp);
+        (wait.min(self.max_backoff_ms as f64)).max(0.0) as u64
+    }
+}
+
+impl WorkflowSpec {
+    /// The event type of an event trigger.
+    pub fn event_type(&self) -> Option<&str> {
+        match &self.trigger {
+            Trigger::Event(e) => Some(&e.event),
+            _ => None,
+        }
+    }
+
+    /// Every step, nested branches included, in definition order.
+    pub fn all_steps(&self) -> Vec<&StepDef> {
+        fn walk<'a>(steps: &'a [StepDef], out: &mut Vec<&'a StepDef>) {
+            for step in steps {
+                out.push(step);
+                for branch in step.branches.iter().flatten() {
+                    walk(branch, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.steps, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_the_multiplier_up_to_the_cap() {
+        let policy = RetryPolicy { max_attempts: 5, backoff_ms: 100, multiplier: 3.0, max_backoff_ms: 1_000 };
+        assert_eq!([2, 3, 4, 5].map(|n| policy.backoff(n)), [100, 300, 900, 1_000]);
+    }
+
+    #[test]
+    fn triggers_read_the_seed_format() {
+        let t: Trigger = serde_json::from_str(r#"{ "type": "event", "config": { "event": "contact.created" } }"#).unwrap();
+        assert_eq!(t, Trigger::Event(EventTrigger { event: "contact.created".into() }));
+        let m: Trigger = serde_json::from_str(r#"{ "type": "manual" }"#).unwrap();
+        assert_eq!(m, Trigger::Manual(Value::Null));
+    }
+}

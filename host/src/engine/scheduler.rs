@@ -1,0 +1,100 @@
+//! Wakes due runs, fires cron workflows, and keeps this host's leases alive.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::Engine;
+use super::cron::Schedule;
+use super::definition::Trigger;
+use super::executor;
+use crate::store::ids::{iso, now_ms};
+use crate::store::{runs, workflows};
+
+/// Most runs claimed in one pass.
+const CLAIM_BATCH: i64 = 256;
+
+pub(crate) fn spawn(engine: Arc<Engine>) {
+    let tasks = engine.tasks.clone();
+    let e = engine.clone();
+    tasks.spawn(async move { claim_loop(e).await });
+    tasks.spawn(async move { lease_loop(engine).await });
+}
+
+async fn claim_loop(engine: Arc<Engine>) {
+    loop {
+        let claimed = claim_once(&engine).await;
+        if let Err(e) = fire_cron(&engine).await {
+            tracing::error!("cron: {e}");
+        }
+        if claimed >= CLAIM_BATCH as usize {
+            continue; // more may be due
+        }
+        tokio::select! {
+            _ = engine.shutdown.cancelled() => return,
+            _ = engine.wake.notified() => {}
+            _ = tokio::time::sleep(engine.config.poll) => {}
+        }
+    }
+}
+
+async fn claim_once(engine: &Arc<Engine>) -> usize {
+    let free = engine.slots.available_permits() as i64;
+    if free == 0 || engine.shutdown.is_cancelled() {
+        return 0;
+    }
+    let now = now_ms() as i64;
+    let lease_until = now + engine.config.lease.as_millis() as i64;
+    match runs::claim_due(engine.store.pool(), &engine.config.node_id, now, lease_until, free.min(CLAIM_BATCH)).await {
+        Ok(rows) => {
+            let n = rows.len();
+            for row in rows {
+                executor::spawn(engine.clone(), row, None);
+            }
+            n
+        }
+        Err(e) => {
+            tracing::error!("claiming due runs: {e}");
+            0
+        }
+    }
+}
+
+/// Starts one run per due cron workflow. The conditional update of
+/// `cronNextAt` decides which host fires; fires missed while no host ran
+/// collapse into one, since the next fire is computed from now.
+async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for workflow in workflows::cron_due(engine.store.pool(), now as i64).await? {
+        let Some(due) = workflow.cron_next_at else { continue };
+        let next = match serde_json::from_str::<Trigger>(&workflow.trigger) {
+            Ok(Trigger::Cron(c)) => Schedule::parse(&c.expression, c.timezone.as_deref())
+                .ok()
+                .and_then(|s| s.next_after(now.max(due as u64)))
+                .map(|t| t as i64),
+            _ => None,
+        };
+        if !workflows::claim_cron(engine.store.pool(), &workflow.id, due, next).await? {
+            continue;
+        }
+        let event = json!({ "scheduledAt": iso(due as u64), "firedAt": iso(now) });
+        if let Err(e) = engine.start_run(&workflow, event).await {
+            tracing::error!("cron workflow `{}` did not start: {e}", workflow.id);
+        }
+    }
+    Ok(())
+}
+
+async fn lease_loop(engine: Arc<Engine>) {
+    let every = engine.config.lease / 3;
+    loop {
+        tokio::select! {
+            _ = engine.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let until = now_ms() as i64 + engine.config.lease.as_millis() as i64;
+        if let Err(e) = runs::renew_leases(engine.store.pool(), &engine.config.node_id, until).await {
+            tracing::error!("renewing leases: {e}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The `workflows` table.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, SqlitePool};
+
+use super::ids::iso;
+
+/// Lifecycle of a workflow.
+pub const STATUSES: [&str; 4] = ["DRAFT", "ACTIVE", "PAUSED", "ARCHIVED"];
+
+/// A stored workflow.
+#[derive(Debug, Clone, FromRow)]
+pub struct WorkflowRow {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Trigger JSON.
+    #[sqlx(rename = "trigger")]
+    pub trigger: String,
+    /// Steps JSON.
+    pub steps: String,
+    /// DRAFT, ACTIVE, PAUSED or ARCHIVED.
+    pub status: String,
+    /// Created, unix ms.
+    #[sqlx(rename = "createdAt")]
+    pub created_at: i64,
+    /// Updated, unix ms.
+    #[sqlx(rename = "updatedAt")]
+    pub updated_at: i64,
+    /// Edit counter.
+    pub version: i64,
+    /// Event type of an event trigger.
+    #[sqlx(rename = "eventType")]
+    pub event_type: Option<String>,
+    /// Step types resolved at activation, JSON.
+    #[sqlx(rename = "resolvedTypes")]
+    pub resolved_types: Option<String>,
+    /// Next cron fire, unix ms.
+    #[sqlx(rename = "cronNextAt")]
+    pub cron_next_at: Option<i64>,
+}
+
+/// A workflow as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowView {
+    id: String,
+    name: String,
+    description: Option<String>,
+    trigger: Value,
+    steps: Value,
+    status: String,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_fire_at: Option<String>,
+}
+
+impl WorkflowRow {
+    /// The API view.
+    pub fn view(&self) -> WorkflowView {
+        WorkflowView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            trigger: serde_json::from_str(&self.trigger).unwrap_or(Value::Null),
+            steps: serde_json::from_str(&self.steps).unwrap_or(Value::Null),
+            status: self.status.clone(),
+            version: self.version,
+            created_at: iso(self.created_at as u64),
+            updated_at: iso(self.updated_at as u64),
+            next_fire_at: self.cron_next_at.map(|t| iso(t as u64)),
+        }
+    }
+}
+
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt"#;
+
+/// Inserts a new workflow.
+pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
+    sqlx::query(&format!("INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(&row.trigger)
+        .bind(&row.steps)
+        .bind(&row.status)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(row.version)
+        .bind(&row.event_type)
+        .bind(&row.resolved_types)
+        .bind(row.cron_next_at)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Writes every column of an existing workflow, if its version is still
+/// `expected_version` (optimistic concurrency); returns whether it was written.
+pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        r#"UPDATE workflows SET name = ?, description = ?, "trigger" = ?, steps = ?, status = ?, updatedAt = ?,
+           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ? WHERE id = ? AND version = ?"#,
+    )
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(&row.trigger)
+    .bind(&row.steps)
+    .bind(&row.status)
+    .bind(row.updated_at)
+    .bind(row.version)
+    .bind(&row.event_type)
+    .bind(&row.resolved_types)
+    .bind(row.cron_next_at)
+    .bind(&row.id)
+    .bind(expected_version)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One workflow.
+pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?")).bind(id).fetch_optional(pool).await
+}
+
+/// A page of workflows, newest first, optionally with one status.
+pub async fn list(
+    pool: &SqlitePool,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<WorkflowRow>, i64)> {
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM workflows WHERE (?1 IS NULL OR status = ?1) ORDER BY createdAt DESC, id DESC LIMIT ?2 OFFSET ?3"
+    ))
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM workflows WHERE (?1 IS NULL OR status = ?1)")
+        .bind(status)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}
+
+/// ACTIVE workflows listening for an event type.
+pub async fn listening(pool: &SqlitePool, event_type: &str) -> sqlx::Result<Vec<WorkflowRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE eventType = ? AND status = 'ACTIVE'"))
+        .bind(event_type)
+        .fetch_all(pool)
+        .await
+}
+
+/// ACTIVE cron workflows whose next fire is due.
+pub async fn cron_due(pool: &SqlitePool, now: i64) -> sqlx::Result<Vec<WorkflowRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM workflows WHERE cronNextAt IS NOT NULL AND cronNextAt <= ? AND status = 'ACTIVE' LIMIT 100"
+    ))
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Claims a cron fire: moves `cronNextAt` from `due` to `next` only if no one
+/// else did. Returns whether this host won the fire.
+pub async fn claim_cron(pool: &SqlitePool, id: &str, due: i64, next: Option<i64>) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE workflows SET cronNextAt = ? WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'")
+        .bind(next)
+        .bind(id)
+        .bind(due)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
