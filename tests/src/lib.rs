@@ -22,14 +22,19 @@ pub fn target_profile_dir() -> PathBuf {
 /// The `weft` binary.
 pub fn weft_bin() -> PathBuf {
     let bin = target_profile_dir().join("weft");
-    assert!(bin.exists(), "{} is missing: run `cargo build -p weft` (cargo test --workspace does it)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p weft` (cargo test --workspace does it)",
+        bin.display()
+    );
     bin
 }
 
 /// A test plugin component built by the host's build script.
 pub fn plugin_wasm(crate_name: &str) -> PathBuf {
     let target = target_profile_dir().parent().expect("target/").to_path_buf();
-    let path = target.join("plugins/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    let path =
+        target.join("plugins/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} is missing", path.display());
     path
 }
@@ -147,7 +152,13 @@ impl Host {
     }
 
     /// Sends raw bytes with an optional token.
-    pub async fn call_with(&self, method: &str, path: &str, body: Option<Vec<u8>>, token: Option<&str>) -> (u16, Value) {
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
@@ -227,7 +238,12 @@ pub fn trail(run: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|logs| {
             logs.iter()
-                .map(|l| (l["step"].as_str().unwrap_or("").to_owned(), l["action"].as_str().unwrap_or("").to_owned()))
+                .map(|l| {
+                    (
+                        l["step"].as_str().unwrap_or("").to_owned(),
+                        l["action"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()

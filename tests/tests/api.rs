@@ -33,7 +33,10 @@ async fn workflows_are_created_read_listed_edited_and_change_status() {
     edited["status"] = json!("ACTIVE");
     let (status, body) = host.put(&format!("/api/workflows/{id}"), edited).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((&body["id"], &body["name"], &body["status"], &body["version"]), (&json!(id), &json!("Tag contact v2"), &json!("DRAFT"), &json!(2)));
+    assert_eq!(
+        (&body["id"], &body["name"], &body["status"], &body["version"]),
+        (&json!(id), &json!("Tag contact v2"), &json!("DRAFT"), &json!(2))
+    );
 
     let (status, body) = host.put(&format!("/api/workflows/{id}/activate"), json!({})).await;
     assert_eq!((status, &body["status"]), (200, &json!("ACTIVE")), "{body}");
@@ -88,7 +91,8 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     assert_eq!(status, 404);
 
     // 400 malformed JSON, 413 too large.
-    let (status, body) = host.call_with("POST", "/api/workflows", Some(b"{ not json".to_vec()), Some(TOKEN)).await;
+    let (status, body) =
+        host.call_with("POST", "/api/workflows", Some(b"{ not json".to_vec()), Some(TOKEN)).await;
     assert_eq!((status, &body["error"]["code"]), (400, &json!("bad_request")));
     assert!(body["error"]["message"].as_str().unwrap().starts_with("malformed JSON"), "{body}");
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20));
@@ -96,13 +100,19 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     assert_eq!((status, &body["error"]["code"]), (413, &json!("too_large")));
     let (status, body) = host.get("/api/workflows?pageSize=1000").await;
     assert_eq!(status, 400);
-    assert_eq!(body["error"]["message"], "query parameter `pageSize` must be an integer from 1 to 200, got \"1000\"");
+    assert_eq!(
+        body["error"]["message"],
+        "query parameter `pageSize` must be an integer from 1 to 200, got \"1000\""
+    );
     let (status, _) = host.get("/api/workflow-runs?status=DONE").await;
     assert_eq!(status, 400);
 
     // 422, each naming the step and the field.
     let cases = [
-        (json!({ "name": "x", "trigger": { "type": "manual" }, "steps": [] }), "field `steps`: a workflow needs at least one step"),
+        (
+            json!({ "name": "x", "trigger": { "type": "manual" }, "steps": [] }),
+            "field `steps`: a workflow needs at least one step",
+        ),
         (
             json!({ "name": "x", "trigger": { "type": "manual" }, "steps": [ { "id": "a", "type": "teleport" } ] }),
             "step `a`: field `type`: unknown step type `teleport`",
@@ -142,9 +152,15 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     for (definition, expected) in cases {
         let (status, body) = host.post("/api/workflows", definition.clone()).await;
         assert_eq!(status, 422, "{definition}: {body}");
-        assert_eq!(body["error"]["message"], format!("invalid workflow definition: {expected}"), "{definition}");
+        assert_eq!(
+            body["error"]["message"],
+            format!("invalid workflow definition: {expected}"),
+            "{definition}"
+        );
     }
-    let (status, body) = host.post("/api/workflows", json!({ "name": "x", "trigger": { "type": "webhook" }, "steps": [] })).await;
+    let (status, body) = host
+        .post("/api/workflows", json!({ "name": "x", "trigger": { "type": "webhook" }, "steps": [] }))
+        .await;
     assert_eq!(status, 422);
     assert!(body["error"]["message"].as_str().unwrap().starts_with("field `trigger"), "{body}");
     let (status, body) = host.post("/api/events", json!({ "data": {} })).await;

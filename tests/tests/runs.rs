@@ -31,7 +31,10 @@ async fn a_condition_branches_on_the_event_and_templates_see_earlier_outputs() {
         .await;
     let with = host.trigger(&wf, json!({ "email": "a@b.example", "n": 21 })).await;
     let run = host.wait_for(&with, "COMPLETED", T).await;
-    assert_eq!(trail(&run), pairs(&[("has-email", "branched"), ("send", "completed"), ("after", "completed")]));
+    assert_eq!(
+        trail(&run),
+        pairs(&[("has-email", "branched"), ("send", "completed"), ("after", "completed")])
+    );
     assert_eq!(run["context"]["vars"], json!({ "to": "a@b.example", "n": 42, "seen": true }));
     assert_eq!(run["context"]["steps"]["has-email"], json!({ "result": true }));
 
@@ -118,7 +121,10 @@ async fn retries_succeed_or_fail_into_on_error() {
         .await;
     let run = host.trigger(&caught, json!({})).await;
     let run = host.wait_for(&run, "COMPLETED", T).await;
-    assert_eq!(trail(&run), pairs(&[("call", "retrying"), ("call", "retrying"), ("call", "caught"), ("alert", "completed")]));
+    assert_eq!(
+        trail(&run),
+        pairs(&[("call", "retrying"), ("call", "retrying"), ("call", "caught"), ("alert", "completed")])
+    );
     assert_eq!(run["context"]["vars"], json!({ "alerted": "plugin `flaky@0.1.0`: failure 3 of 9" }));
 }
 
@@ -147,7 +153,13 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     let run = host.wait_for(&id, "COMPLETED", T).await;
     assert_eq!(
         trail(&run),
-        pairs(&[("first", "completed"), ("call", "failed"), ("call", "retried"), ("call", "completed"), ("last", "completed")])
+        pairs(&[
+            ("first", "completed"),
+            ("call", "failed"),
+            ("call", "retried"),
+            ("call", "completed"),
+            ("last", "completed")
+        ])
     );
     assert_eq!(run["context"]["vars"], json!({ "firsts": 1, "done": true }), "the first step ran once");
     let (status, _) = host.post(&format!("/api/workflow-runs/{id}/retry"), json!({})).await;
@@ -191,15 +203,23 @@ async fn an_event_starts_every_active_listener_and_not_a_paused_one() {
     let paused = host.create_active(listener("paused")).await;
     host.put(&format!("/api/workflows/{paused}/pause"), json!({})).await;
     let _draft = host.create(listener("draft")).await;
-    let _other = host.create_active(json!({
-        "name": "other", "trigger": { "type": "event", "config": { "event": "deal.won" } },
-        "steps": [ { "id": "tag", "type": "update-field", "config": {} } ]
-    }))
-    .await;
+    let _other = host
+        .create_active(json!({
+            "name": "other", "trigger": { "type": "event", "config": { "event": "deal.won" } },
+            "steps": [ { "id": "tag", "type": "update-field", "config": {} } ]
+        }))
+        .await;
 
-    let (status, body) = host.post("/api/events", json!({ "type": "contact.created", "data": { "email": "e@x.example" } })).await;
+    let (status, body) = host
+        .post("/api/events", json!({ "type": "contact.created", "data": { "email": "e@x.example" } }))
+        .await;
     assert_eq!(status, 202, "{body}");
-    let mut started: Vec<String> = body["runs"].as_array().unwrap().iter().map(|r| r["workflowId"].as_str().unwrap().to_owned()).collect();
+    let mut started: Vec<String> = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["workflowId"].as_str().unwrap().to_owned())
+        .collect();
     started.sort();
     let mut expected = vec![one, two];
     expected.sort();
@@ -236,7 +256,11 @@ async fn a_cron_workflow_fires_exactly_once_per_tick() {
     assert_eq!(ticks, unique, "a tick fired twice");
     for pair in ticks.windows(2) {
         let secs = |s: &str| s[17..19].parse::<u32>().unwrap();
-        assert_eq!((secs(&pair[1]) + 60 - secs(&pair[0])) % 60, 1, "ticks {pair:?} are not consecutive seconds");
+        assert_eq!(
+            (secs(&pair[1]) + 60 - secs(&pair[0])) % 60,
+            1,
+            "ticks {pair:?} are not consecutive seconds"
+        );
     }
 }
 

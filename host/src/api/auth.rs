@@ -62,7 +62,11 @@ impl Auth {
 }
 
 /// Middleware: 401 unless the request carries an accepted bearer token.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let token = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)

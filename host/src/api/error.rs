@@ -26,7 +26,11 @@ impl ApiError {
 
     /// 401: no valid token.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid `Authorization: Bearer <token>` header is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer <token>` header is required",
+        )
     }
 
     /// 404: no such resource.
@@ -41,7 +45,11 @@ impl ApiError {
 
     /// 413: the body is too large.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("the request body is over the limit of {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is over the limit of {limit} bytes"),
+        )
     }
 
     /// 422: the content is well-formed but invalid.

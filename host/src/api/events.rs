@@ -25,12 +25,16 @@ struct Event {
     data: Value,
 }
 
-async fn publish(State(state): State<AppState>, Json(event): Json<Event>) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+async fn publish(
+    State(state): State<AppState>,
+    Json(event): Json<Event>,
+) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
     if event.event_type.trim().is_empty() {
         return Err(ApiError::invalid("field `type`: must not be empty"));
     }
     let data = if event.data.is_null() { json!({}) } else { event.data };
     let runs = state.engine.trigger_event(&event.event_type, data).await.map_err(ApiError::internal)?;
-    let runs: Vec<Value> = runs.iter().map(|r| json!({ "id": r.id, "workflowId": r.workflow_id, "status": r.status })).collect();
+    let runs: Vec<Value> =
+        runs.iter().map(|r| json!({ "id": r.id, "workflowId": r.workflow_id, "status": r.status })).collect();
     Ok((StatusCode::ACCEPTED, AxumJson(json!({ "type": event.event_type, "runs": runs }))))
 }

@@ -15,7 +15,10 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok", "plugins": state.engine.runtime().registry().list().len() }))),
+        Ok(_) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "plugins": state.engine.runtime().registry().list().len() })),
+        ),
         Err(e) => {
             tracing::error!("health check: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))

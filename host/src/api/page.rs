@@ -26,11 +26,16 @@ impl Page {
                 None => Ok(default),
                 Some(v) => match v.parse::<i64>() {
                     Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(ApiError::bad_request(format!("query parameter `{name}` must be an integer from 1 to {max}, got {v:?}"))),
+                    _ => Err(ApiError::bad_request(format!(
+                        "query parameter `{name}` must be an integer from 1 to {max}, got {v:?}"
+                    ))),
                 },
             }
         };
-        Ok(Self { page: number("page", 1, i64::from(u32::MAX))?, size: number("pageSize", 50, MAX_PAGE_SIZE)? })
+        Ok(Self {
+            page: number("page", 1, i64::from(u32::MAX))?,
+            size: number("pageSize", 50, MAX_PAGE_SIZE)?,
+        })
     }
 
     /// SQL offset.
@@ -54,10 +59,16 @@ pub struct Paged<T> {
 }
 
 /// A status filter, checked against the allowed values.
-pub fn status_filter<'a>(query: &'a HashMap<String, String>, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
+pub fn status_filter<'a>(
+    query: &'a HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
     match query.get("status") {
         None => Ok(None),
         Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s.as_str())),
-        Some(s) => Err(ApiError::bad_request(format!("query parameter `status`: {s:?} is not one of {}", allowed.join(", ")))),
+        Some(s) => Err(ApiError::bad_request(format!(
+            "query parameter `status`: {s:?} is not one of {}",
+            allowed.join(", ")
+        ))),
     }
 }

@@ -25,12 +25,20 @@ pub fn router() -> Router<AppState> {
         .route("/api/workflow-runs/{id}/retry", post(retry))
 }
 
-async fn list(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Result<Json<Paged<RunView>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Paged<RunView>>, ApiError> {
     let page = Page::from_query(&query)?;
     let status = status_filter(&query, &STATUSES)?;
     let workflow = query.get("workflowId").map(String::as_str);
     let (rows, total) = runs::list(state.store.pool(), workflow, status, page.size, page.offset()).await?;
-    Ok(Json(Paged { data: rows.iter().map(|r| r.view(None)).collect(), page: page.page, page_size: page.size, total }))
+    Ok(Json(Paged {
+        data: rows.iter().map(|r| r.view(None)).collect(),
+        page: page.page,
+        page_size: page.size,
+        total,
+    }))
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
@@ -54,7 +62,10 @@ async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<
     let pool = state.store.pool();
     let run = runs::get(pool, &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
     if run.status != "FAILED" {
-        return Err(ApiError::conflict(format!("run `{id}` is {}; only a FAILED run can be retried", run.status)));
+        return Err(ApiError::conflict(format!(
+            "run `{id}` is {}; only a FAILED run can be retried",
+            run.status
+        )));
     }
     let mut position: Position = serde_json::from_str(&run.position).map_err(ApiError::internal)?;
     position.reset_for_retry();
@@ -70,7 +81,13 @@ async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<
 }
 
 /// A run-level log row written by the API (cancel, retry).
-async fn append_log(state: &AppState, run_id: &str, step: &str, action: &str, now: i64) -> Result<(), ApiError> {
+async fn append_log(
+    state: &AppState,
+    run_id: &str,
+    step: &str,
+    action: &str,
+    now: i64,
+) -> Result<(), ApiError> {
     let seq = runs::next_seq(state.store.pool(), run_id).await?;
     let log = LogRow {
         id: new_id(),

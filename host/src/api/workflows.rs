@@ -66,10 +66,18 @@ async fn list(
     let page = Page::from_query(&query)?;
     let status = status_filter(&query, &STATUSES)?;
     let (rows, total) = workflows::list(state.store.pool(), status, page.size, page.offset()).await?;
-    Ok(AxumJson(Paged { data: rows.iter().map(WorkflowRow::view).collect(), page: page.page, page_size: page.size, total }))
+    Ok(AxumJson(Paged {
+        data: rows.iter().map(WorkflowRow::view).collect(),
+        page: page.page,
+        page_size: page.size,
+        total,
+    }))
 }
 
-async fn create(State(state): State<AppState>, Body(body): Body) -> Result<(StatusCode, AxumJson<WorkflowView>), ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    Body(body): Body,
+) -> Result<(StatusCode, AxumJson<WorkflowView>), ApiError> {
     let spec = parse_spec(&body)?;
     state.engine.validate(&spec).map_err(|e| invalid(e, StatusCode::UNPROCESSABLE_ENTITY))?;
     let now = now_ms() as i64;
@@ -91,11 +99,18 @@ async fn create(State(state): State<AppState>, Body(body): Body) -> Result<(Stat
     Ok((StatusCode::CREATED, AxumJson(row.view())))
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     Ok(AxumJson(load(&state, &id).await?.view()))
 }
 
-async fn edit(State(state): State<AppState>, Path(id): Path<String>, Body(body): Body) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn edit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     let spec = parse_spec(&body)?;
     let resolved = state.engine.validate(&spec).map_err(|e| invalid(e, StatusCode::UNPROCESSABLE_ENTITY))?;
     let current = load(&state, &id).await?;
@@ -117,9 +132,16 @@ async fn edit(State(state): State<AppState>, Path(id): Path<String>, Body(body):
     save(&state, &row, current.version).await
 }
 
-async fn save(state: &AppState, row: &WorkflowRow, expected_version: i64) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn save(
+    state: &AppState,
+    row: &WorkflowRow,
+    expected_version: i64,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     if !workflows::update(state.store.pool(), row, expected_version).await? {
-        return Err(ApiError::conflict(format!("workflow `{}` was changed concurrently; read it again", row.id)));
+        return Err(ApiError::conflict(format!(
+            "workflow `{}` was changed concurrently; read it again",
+            row.id
+        )));
     }
     Ok(AxumJson(row.view()))
 }
@@ -134,7 +156,10 @@ fn next_fire(trigger: &Trigger) -> Option<i64> {
     }
 }
 
-async fn activate(State(state): State<AppState>, Path(id): Path<String>) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn activate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     let current = load(&state, &id).await?;
     if current.status == "ARCHIVED" {
         return Err(ApiError::conflict(format!("workflow `{id}` is ARCHIVED and cannot be activated")));
@@ -157,7 +182,10 @@ async fn activate(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     save(&state, &row, current.version).await
 }
 
-async fn pause(State(state): State<AppState>, Path(id): Path<String>) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn pause(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     let current = load(&state, &id).await?;
     match current.status.as_str() {
         "PAUSED" => Ok(AxumJson(current.view())),
@@ -168,11 +196,16 @@ async fn pause(State(state): State<AppState>, Path(id): Path<String>) -> Result<
             row.updated_at = now_ms() as i64;
             save(&state, &row, current.version).await
         }
-        other => Err(ApiError::conflict(format!("workflow `{id}` is {other}; only an ACTIVE workflow can be paused"))),
+        other => Err(ApiError::conflict(format!(
+            "workflow `{id}` is {other}; only an ACTIVE workflow can be paused"
+        ))),
     }
 }
 
-async fn archive(State(state): State<AppState>, Path(id): Path<String>) -> Result<AxumJson<WorkflowView>, ApiError> {
+async fn archive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<AxumJson<WorkflowView>, ApiError> {
     let current = load(&state, &id).await?;
     if current.status == "ARCHIVED" {
         return Ok(AxumJson(current.view()));
@@ -195,5 +228,8 @@ async fn trigger(
         EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => ApiError::conflict(e.to_string()),
         EngineError::Store(e) => ApiError::internal(e),
     })?;
-    Ok((StatusCode::ACCEPTED, AxumJson(json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        AxumJson(json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status })),
+    ))
 }

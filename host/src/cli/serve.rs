@@ -70,12 +70,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database_url).await?;
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
     let backends = Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))) };
-    let runtime = Arc::new(Runtime::new(RuntimeConfig { cache_dir: Some(cache_dir), backends, ..RuntimeConfig::default() })?);
+    let runtime = Arc::new(Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache_dir),
+        backends,
+        ..RuntimeConfig::default()
+    })?);
     let builtins = runtime.load_builtins().await?;
     if let Some(dir) = &args.plugin_dir {
         load_dir(&runtime, dir).await?;
     }
-    let config = EngineConfig { lease: Duration::from_millis(args.lease_ms.max(100)), ..EngineConfig::default() };
+    let config =
+        EngineConfig { lease: Duration::from_millis(args.lease_ms.max(100)), ..EngineConfig::default() };
     let engine = Engine::start(store.clone(), runtime, config);
 
     let (auth, created) = Auth::init(&store, args.admin_token.as_deref()).await?;

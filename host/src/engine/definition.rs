@@ -202,7 +202,8 @@ mod tests {
 
     #[test]
     fn triggers_read_the_seed_format() {
-        let t: Trigger = serde_json::from_str(r#"{ "type": "event", "config": { "event": "contact.created" } }"#).unwrap();
+        let t: Trigger =
+            serde_json::from_str(r#"{ "type": "event", "config": { "event": "contact.created" } }"#).unwrap();
         assert_eq!(t, Trigger::Event(EventTrigger { event: "contact.created".into() }));
         let m: Trigger = serde_json::from_str(r#"{ "type": "manual" }"#).unwrap();
         assert_eq!(m, Trigger::Manual(Value::Null));

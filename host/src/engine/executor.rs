@@ -30,7 +30,9 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
 async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>) -> Result<(), String> {
     let snapshot = match snapshot {
         Some(s) => s,
-        None => Arc::new(serde_json::from_str::<Snapshot>(&row.definition).map_err(|e| format!("definition: {e}"))?),
+        None => Arc::new(
+            serde_json::from_str::<Snapshot>(&row.definition).map_err(|e| format!("definition: {e}"))?,
+        ),
     };
     let mut state = RunState {
         status: Status::parse(&row.status).unwrap_or(Status::Running),
@@ -49,12 +51,22 @@ async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>
         let (logs, stop) = match snapshot.plan(&mut state, now) {
             Plan::Run { step, branch, attempt } => {
                 let step = step.clone();
-                let (result, report) = attempt_step(engine, &snapshot, &row, &state, &step, attempt, now).await;
+                let (result, report) =
+                    attempt_step(engine, &snapshot, &row, &state, &step, attempt, now).await;
                 let log_result = log_result(&result, report.as_ref());
                 let now = now_ms();
                 let action = snapshot.apply(&mut state, &step, branch, attempt, result, now);
                 state.position.seq += 1;
-                let log = log_row(&row.id, &step.id, action, attempt, log_result, report.as_ref(), state.position.seq, now);
+                let log = log_row(
+                    &row.id,
+                    &step.id,
+                    action,
+                    attempt,
+                    log_result,
+                    report.as_ref(),
+                    state.position.seq,
+                    now,
+                );
                 (vec![log], state.status != Status::Running)
             }
             // Claimed early, or every branch asleep: record the wait, let go.
@@ -72,7 +84,8 @@ async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>
         let holding = state.status == Status::Running;
         row.lease_owner = holding.then(|| owner.clone());
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
-        let applied = engine.committer.commit(Write::Advance { run: row.clone(), owner: owner.clone(), logs }).await?;
+        let applied =
+            engine.committer.commit(Write::Advance { run: row.clone(), owner: owner.clone(), logs }).await?;
         if !applied {
             tracing::info!(run = %row.id, "run was cancelled or taken over; stopping");
             return Ok(());
@@ -168,7 +181,16 @@ fn log_result(result: &StepResult, report: Option<&StepReport>) -> Value {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn log_row(run_id: &str, step: &str, action: &str, attempt: u32, result: Value, report: Option<&StepReport>, seq: u32, now: u64) -> LogRow {
+fn log_row(
+    run_id: &str,
+    step: &str,
+    action: &str,
+    attempt: u32,
+    result: Value,
+    report: Option<&StepReport>,
+    seq: u32,
+    now: u64,
+) -> LogRow {
     let usage = report.map(|r| r.usage).unwrap_or_default();
     LogRow {
         id: new_id(),

@@ -64,7 +64,10 @@ fn is_zero(n: &usize) -> bool {
 impl Position {
     /// The start of a run.
     pub fn start(first: Option<&StepDef>) -> Self {
-        Self { top: Cursor { step: first.map(|s| s.id.clone()), attempt: 1, wake_at: None }, ..Self::default() }
+        Self {
+            top: Cursor { step: first.map(|s| s.id.clone()), attempt: 1, wake_at: None },
+            ..Self::default()
+        }
     }
 
     /// Resets attempts and waits of unfinished cursors, to retry a failed run.
@@ -182,7 +185,9 @@ impl Snapshot {
     fn list(&self, branch: Option<(usize, usize)>) -> &[StepDef] {
         match branch {
             None => &self.steps,
-            Some((p, b)) => self.steps[p].branches.as_ref().and_then(|bs| bs.get(b)).map_or(&[], Vec::as_slice),
+            Some((p, b)) => {
+                self.steps[p].branches.as_ref().and_then(|bs| bs.get(b)).map_or(&[], Vec::as_slice)
+            }
         }
     }
 
@@ -265,8 +270,13 @@ impl Snapshot {
                 state.position.turn = 0;
                 continue;
             }
-            let runnable = state.position.branches.iter().any(|c| c.step.is_some() && c.wake_at.is_none_or(|t| t <= now));
-            state.wake_at = state.position.branches.iter().filter(|c| c.step.is_some()).filter_map(|c| c.wake_at).min();
+            let runnable = state
+                .position
+                .branches
+                .iter()
+                .any(|c| c.step.is_some() && c.wake_at.is_none_or(|t| t <= now));
+            state.wake_at =
+                state.position.branches.iter().filter(|c| c.step.is_some()).filter_map(|c| c.wake_at).min();
             state.status = if runnable { Status::Running } else { Status::Waiting };
             if runnable {
                 state.wake_at = None;
@@ -283,10 +293,21 @@ impl Snapshot {
 
     /// Applies a step's result; returns the log action. `branch` and
     /// `attempt` are those of the [`Plan::Run`] that ran the step.
-    pub fn apply(&self, state: &mut RunState, step: &StepDef, branch: Option<usize>, attempt: u32, result: StepResult, now: u64) -> &'static str {
-        let scope = branch.and_then(|b| state.position.top.step.as_deref().and_then(|id| self.top_index(id)).map(|p| (p, b)));
+    pub fn apply(
+        &self,
+        state: &mut RunState,
+        step: &StepDef,
+        branch: Option<usize>,
+        attempt: u32,
+        result: StepResult,
+        now: u64,
+    ) -> &'static str {
+        let scope = branch.and_then(|b| {
+            state.position.top.step.as_deref().and_then(|id| self.top_index(id)).map(|p| (p, b))
+        });
         let list = self.list(scope);
-        let following = || list.iter().position(|s| s.id == step.id).and_then(|i| list.get(i + 1)).map(|s| s.id.clone());
+        let following =
+            || list.iter().position(|s| s.id == step.id).and_then(|i| list.get(i + 1)).map(|s| s.id.clone());
         let resolve = |target: Option<&str>| -> Result<Option<String>, String> {
             match target {
                 Some(END) => Ok(None),
@@ -303,7 +324,9 @@ impl Snapshot {
                 set_output(&mut state.context, &step.id, outcome.output().clone());
                 let (target, wake, action) = match &outcome {
                     Outcome::Branch { target, .. } => (Some(target.as_str()), None, "branched"),
-                    Outcome::Sleep { until_ms, .. } => (step.next.as_deref(), Some(*until_ms).filter(|t| *t > now), "slept"),
+                    Outcome::Sleep { until_ms, .. } => {
+                        (step.next.as_deref(), Some(*until_ms).filter(|t| *t > now), "slept")
+                    }
                     _ => (step.next.as_deref(), None, "completed"),
                 };
                 match resolve(target) {
@@ -318,7 +341,11 @@ impl Snapshot {
                 let max = step.retry.map_or(1, |r| r.max_attempts);
                 if retryable && attempt < max {
                     let wait = step.retry.map_or(0, |r| r.backoff(attempt + 1));
-                    let cursor = Cursor { step: Some(step.id.clone()), attempt: attempt + 1, wake_at: Some(now + wait) };
+                    let cursor = Cursor {
+                        step: Some(step.id.clone()),
+                        attempt: attempt + 1,
+                        wake_at: Some(now + wait),
+                    };
                     (cursor, "retrying")
                 } else if let Some(handler) = step.on_error.as_deref() {
                     set_output(&mut state.context, &step.id, json!({ "error": message }));
@@ -366,7 +393,13 @@ mod tests {
     }
 
     fn snapshot(steps: Vec<StepDef>) -> Snapshot {
-        Snapshot { workflow_id: "w".into(), workflow_name: "w".into(), version: 1, steps, resolved: Default::default() }
+        Snapshot {
+            workflow_id: "w".into(),
+            workflow_name: "w".into(),
+            version: 1,
+            steps,
+            resolved: Default::default(),
+        }
     }
 
     fn state(snap: &Snapshot) -> RunState {
@@ -379,7 +412,11 @@ mod tests {
         }
     }
 
-    fn run_all(snap: &Snapshot, st: &mut RunState, mut result: impl FnMut(&str, u32) -> StepResult) -> Vec<(String, &'static str)> {
+    fn run_all(
+        snap: &Snapshot,
+        st: &mut RunState,
+        mut result: impl FnMut(&str, u32) -> StepResult,
+    ) -> Vec<(String, &'static str)> {
         let mut trail = Vec::new();
         let mut now = 1_000;
         for _ in 0..100 {
@@ -415,18 +452,28 @@ mod tests {
     #[test]
     fn a_retryable_error_retries_with_backoff_then_goes_to_on_error() {
         let mut a = step("a");
-        a.retry = Some(RetryPolicy { max_attempts: 3, backoff_ms: 100, multiplier: 2.0, max_backoff_ms: 10_000 });
+        a.retry =
+            Some(RetryPolicy { max_attempts: 3, backoff_ms: 100, multiplier: 2.0, max_backoff_ms: 10_000 });
         a.on_error = Some("handler".into());
         let mut b = step("b");
         b.next = Some("end".into());
         let snap = snapshot(vec![a, b, step("handler")]);
         let mut st = state(&snap);
         let trail = run_all(&snap, &mut st, |id, _| {
-            if id == "a" { StepResult::Err { message: "503".into(), retryable: true } } else { done(json!(null)) }
+            if id == "a" {
+                StepResult::Err { message: "503".into(), retryable: true }
+            } else {
+                done(json!(null))
+            }
         });
         assert_eq!(
             trail,
-            [("a".into(), "retrying"), ("a".into(), "retrying"), ("a".into(), "caught"), ("handler".into(), "completed")]
+            [
+                ("a".into(), "retrying"),
+                ("a".into(), "retrying"),
+                ("a".into(), "caught"),
+                ("handler".into(), "completed")
+            ]
         );
         assert_eq!(st.status, Status::Completed);
         assert_eq!(st.context["steps"]["a"], json!({ "error": "503" }));
@@ -438,7 +485,11 @@ mod tests {
         let mut st = state(&snap);
         let mut fail = true;
         let trail = run_all(&snap, &mut st, |id, _| {
-            if id == "b" && fail { StepResult::Err { message: "boom".into(), retryable: false } } else { done(json!(1)) }
+            if id == "b" && fail {
+                StepResult::Err { message: "boom".into(), retryable: false }
+            } else {
+                done(json!(1))
+            }
         });
         assert_eq!(trail, [("a".into(), "completed"), ("b".into(), "failed")]);
         assert_eq!((st.status, st.error.as_deref()), (Status::Failed, Some("step `b`: boom")));
@@ -461,7 +512,11 @@ mod tests {
         let snap = snapshot(vec![par, step("after")]);
         let mut st = state(&snap);
         let trail = run_all(&snap, &mut st, |id, _| {
-            if id == "y1" { StepResult::Ok(Outcome::Sleep { until_ms: 5_000, output: json!("slept") }) } else { done(json!(id)) }
+            if id == "y1" {
+                StepResult::Ok(Outcome::Sleep { until_ms: 5_000, output: json!("slept") })
+            } else {
+                done(json!(id))
+            }
         });
         let ids: Vec<&str> = trail.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["x1", "y1", "x2", "after"]);
@@ -475,7 +530,14 @@ mod tests {
         let mut st = state(&snap);
         let Plan::Run { step, branch, attempt } = snap.plan(&mut st, 1_000) else { panic!() };
         let step = step.clone();
-        let action = snap.apply(&mut st, &step, branch, attempt, StepResult::Ok(Outcome::Sleep { until_ms: 9_000, output: json!({}) }), 1_000);
+        let action = snap.apply(
+            &mut st,
+            &step,
+            branch,
+            attempt,
+            StepResult::Ok(Outcome::Sleep { until_ms: 9_000, output: json!({}) }),
+            1_000,
+        );
         assert_eq!((action, st.status, st.wake_at), ("slept", Status::Waiting, Some(9_000)));
         assert_eq!(snap.plan(&mut st, 2_000), Plan::Sleep(9_000));
         assert!(matches!(snap.plan(&mut st, 9_000), Plan::Run { .. }));

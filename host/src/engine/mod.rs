@@ -23,11 +23,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::runtime::Runtime;
+use crate::store::Store;
 use crate::store::commit::{Committer, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::RunRow;
 use crate::store::workflows::{self, WorkflowRow};
-use crate::store::Store;
 use definition::{StepDef, WorkflowSpec};
 use machine::{Position, Snapshot, Status};
 use validate::ResolvedTypes;
@@ -47,7 +47,12 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { node_id: new_id(), lease: Duration::from_secs(10), poll: Duration::from_millis(50), max_active: 256 }
+        Self {
+            node_id: new_id(),
+            lease: Duration::from_secs(10),
+            poll: Duration::from_millis(50),
+            max_active: 256,
+        }
     }
 }
 
@@ -120,12 +125,19 @@ impl Engine {
 
     /// Starts a run of `workflow` with `event` as its trigger payload. The run
     /// is durable when this returns.
-    pub async fn start_run(self: &Arc<Self>, workflow: &WorkflowRow, event: Value) -> Result<RunRow, EngineError> {
+    pub async fn start_run(
+        self: &Arc<Self>,
+        workflow: &WorkflowRow,
+        event: Value,
+    ) -> Result<RunRow, EngineError> {
         if !matches!(workflow.status.as_str(), "DRAFT" | "ACTIVE") {
-            return Err(EngineError::NotTriggerable { id: workflow.id.clone(), status: workflow.status.clone() });
+            return Err(EngineError::NotTriggerable {
+                id: workflow.id.clone(),
+                status: workflow.status.clone(),
+            });
         }
-        let steps: Vec<StepDef> =
-            serde_json::from_str(&workflow.steps).map_err(|e| EngineError::Invalid(workflow.id.clone(), e.to_string()))?;
+        let steps: Vec<StepDef> = serde_json::from_str(&workflow.steps)
+            .map_err(|e| EngineError::Invalid(workflow.id.clone(), e.to_string()))?;
         // ACTIVE workflows run the versions fixed at activation; drafts resolve now.
         let resolved: ResolvedTypes = match workflow.resolved_types.as_deref().map(serde_json::from_str) {
             Some(Ok(resolved)) if workflow.status == "ACTIVE" => resolved,
@@ -175,13 +187,19 @@ impl Engine {
 
     /// Starts every ACTIVE workflow listening for `event_type`, with `data` as
     /// the payload; returns the runs started.
-    pub async fn trigger_event(self: &Arc<Self>, event_type: &str, data: Value) -> Result<Vec<RunRow>, EngineError> {
+    pub async fn trigger_event(
+        self: &Arc<Self>,
+        event_type: &str,
+        data: Value,
+    ) -> Result<Vec<RunRow>, EngineError> {
         let listeners = workflows::listening(self.store.pool(), event_type).await?;
         let mut runs = Vec::with_capacity(listeners.len());
         for workflow in listeners {
             match self.start_run(&workflow, data.clone()).await {
                 Ok(run) => runs.push(run),
-                Err(e) => tracing::warn!("event `{event_type}` did not start workflow `{}`: {e}", workflow.id),
+                Err(e) => {
+                    tracing::warn!("event `{event_type}` did not start workflow `{}`: {e}", workflow.id)
+                }
             }
         }
         Ok(runs)

@@ -45,7 +45,15 @@ async fn claim_once(engine: &Arc<Engine>) -> usize {
     }
     let now = now_ms() as i64;
     let lease_until = now + engine.config.lease.as_millis() as i64;
-    match runs::claim_due(engine.store.pool(), &engine.config.node_id, now, lease_until, free.min(CLAIM_BATCH)).await {
+    match runs::claim_due(
+        engine.store.pool(),
+        &engine.config.node_id,
+        now,
+        lease_until,
+        free.min(CLAIM_BATCH),
+    )
+    .await
+    {
         Ok(rows) => {
             let n = rows.len();
             for row in rows {

@@ -92,14 +92,17 @@ mod tests {
     use serde_json::json;
 
     fn render(config: Value) -> Result<Value, String> {
-        let context = json!({ "event": { "email": "a@b.example", "n": 3, "tags": ["x"] }, "steps": {}, "vars": {} });
+        let context =
+            json!({ "event": { "email": "a@b.example", "n": 3, "tags": ["x"] }, "steps": {}, "vars": {} });
         Templates::default().render(&config, &context)
     }
 
     #[test]
     fn a_lone_expression_keeps_its_type() {
         assert_eq!(
-            render(json!({ "if": "{{ event.email is defined }}", "n": "{{ event.n + 1 }}", "tags": "{{ event.tags }}" })),
+            render(
+                json!({ "if": "{{ event.email is defined }}", "n": "{{ event.n + 1 }}", "tags": "{{ event.tags }}" })
+            ),
             Ok(json!({ "if": true, "n": 4, "tags": ["x"] }))
         );
         assert_eq!(render(json!({ "v": "{{ event.missing.deeper }}" })), Ok(json!({ "v": null })));
@@ -116,7 +119,10 @@ mod tests {
     #[test]
     fn a_template_error_names_the_field_and_the_expression() {
         let e = render(json!({ "body": { "id": "{{ event.n | nosuchfilter }}" } })).unwrap_err();
-        assert!(e.starts_with("config field `body.id`: template \"{{ event.n | nosuchfilter }}\" failed: "), "{e}");
+        assert!(
+            e.starts_with("config field `body.id`: template \"{{ event.n | nosuchfilter }}\" failed: "),
+            "{e}"
+        );
         assert!(e.contains("nosuchfilter"), "{e}");
     }
 }

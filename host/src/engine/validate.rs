@@ -154,7 +154,11 @@ fn check_list(
                     && !is_template(target)
                     && !target_ok(target)
                 {
-                    errors.push(err(id, format!("config.{name}"), format!("`{target}` names no step {scope}")));
+                    errors.push(err(
+                        id,
+                        format!("config.{name}"),
+                        format!("`{target}` names no step {scope}"),
+                    ));
                 }
             }
         }

@@ -140,24 +140,26 @@ const COLUMNS: &str = "id, workflowId, status, context, currentStep, startedAt, 
 
 /// Inserts a run.
 pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO workflow_runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-        .bind(&run.id)
-        .bind(&run.workflow_id)
-        .bind(&run.status)
-        .bind(&run.context)
-        .bind(&run.current_step)
-        .bind(run.started_at)
-        .bind(run.finished_at)
-        .bind(&run.error)
-        .bind(&run.definition)
-        .bind(&run.position)
-        .bind(run.wake_at)
-        .bind(&run.lease_owner)
-        .bind(run.lease_until)
-        .bind(run.updated_at)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    sqlx::query(&format!(
+        "INSERT INTO workflow_runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&run.id)
+    .bind(&run.workflow_id)
+    .bind(&run.status)
+    .bind(&run.context)
+    .bind(&run.current_step)
+    .bind(run.started_at)
+    .bind(run.finished_at)
+    .bind(&run.error)
+    .bind(&run.definition)
+    .bind(&run.position)
+    .bind(run.wake_at)
+    .bind(&run.lease_owner)
+    .bind(run.lease_until)
+    .bind(run.updated_at)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Moves a run held by `owner`: everything but its identity and definition.
@@ -210,7 +212,10 @@ pub async fn insert_log(conn: &mut SqliteConnection, log: &LogRow) -> sqlx::Resu
 
 /// One run.
 pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// A run's logs in order.
@@ -261,7 +266,13 @@ pub async fn list(
 /// Claims up to `limit` runs that are due: WAITING runs whose time came, and
 /// unfinished runs whose lease is free or expired. One conditional update, so
 /// two hosts never claim the same run.
-pub async fn claim_due(pool: &SqlitePool, owner: &str, now: i64, lease_until: i64, limit: i64) -> sqlx::Result<Vec<RunRow>> {
+pub async fn claim_due(
+    pool: &SqlitePool,
+    owner: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RunRow>> {
     sqlx::query_as(&format!(
         "UPDATE workflow_runs SET leaseOwner = ?1, leaseUntil = ?2, \
            status = CASE WHEN status = 'WAITING' THEN 'RUNNING' ELSE status END, wakeAt = NULL \
@@ -281,22 +292,26 @@ pub async fn claim_due(pool: &SqlitePool, owner: &str, now: i64, lease_until: i6
 
 /// Extends the leases of every run `owner` holds.
 pub async fn renew_leases(pool: &SqlitePool, owner: &str, lease_until: i64) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE workflow_runs SET leaseUntil = ? WHERE leaseOwner = ? AND status IN ('PENDING', 'RUNNING')")
-        .bind(lease_until)
-        .bind(owner)
-        .execute(pool)
-        .await
-        .map(|d| d.rows_affected())
+    sqlx::query(
+        "UPDATE workflow_runs SET leaseUntil = ? WHERE leaseOwner = ? AND status IN ('PENDING', 'RUNNING')",
+    )
+    .bind(lease_until)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .map(|d| d.rows_affected())
 }
 
 /// Gives up `owner`'s lease on a run without moving it (graceful shutdown).
 pub async fn release(pool: &SqlitePool, id: &str, owner: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE workflow_runs SET leaseOwner = NULL, leaseUntil = NULL WHERE id = ? AND leaseOwner = ?")
-        .bind(id)
-        .bind(owner)
-        .execute(pool)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE workflow_runs SET leaseOwner = NULL, leaseUntil = NULL WHERE id = ? AND leaseOwner = ?",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// Cancels an unfinished run; false when it had already finished.

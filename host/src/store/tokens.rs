@@ -4,7 +4,10 @@ use sqlx::SqlitePool;
 
 /// Whether a token with this sha256 exists.
 pub async fn exists(pool: &SqlitePool, hash: &str) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE tokenHash = ?").bind(hash).fetch_one(pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE tokenHash = ?")
+        .bind(hash)
+        .fetch_one(pool)
+        .await?;
     Ok(n > 0)
 }
 

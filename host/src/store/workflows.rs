@@ -127,7 +127,10 @@ pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64)
 
 /// One workflow.
 pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?")).bind(id).fetch_optional(pool).await
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// A page of workflows, newest first, optionally with one status.
@@ -173,11 +176,13 @@ pub async fn cron_due(pool: &SqlitePool, now: i64) -> sqlx::Result<Vec<WorkflowR
 /// Claims a cron fire: moves `cronNextAt` from `due` to `next` only if no one
 /// else did. Returns whether this host won the fire.
 pub async fn claim_cron(pool: &SqlitePool, id: &str, due: i64, next: Option<i64>) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE workflows SET cronNextAt = ? WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'")
-        .bind(next)
-        .bind(id)
-        .bind(due)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE workflows SET cronNextAt = ? WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'",
+    )
+    .bind(next)
+    .bind(id)
+    .bind(due)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
