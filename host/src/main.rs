@@ -1,6 +1,7 @@
 //! The `weft` command.
 
 use clap::{Parser, Subcommand};
+use weft::cli::bench::{self, BenchArgs};
 use weft::cli::serve::{self, ServeArgs};
 use weft::runtime::{Runtime, RuntimeConfig};
 
@@ -17,6 +18,8 @@ enum Command {
     Serve(ServeArgs),
     /// List the built-in step plugins with their capabilities.
     Builtins,
+    /// Load a running host over HTTP and report throughput, latency and memory.
+    Bench(BenchArgs),
 }
 
 #[tokio::main]
@@ -29,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args).await?,
+        Command::Bench(args) => bench::run(args).await?,
         Command::Builtins => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             println!("{:<14} {:<8} {:<10} DESCRIPTION", "NAME", "VERSION", "GRANTS");

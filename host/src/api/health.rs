@@ -17,11 +17,23 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match sqlx::query("SELECT 1").execute(state.store.pool()).await {
         Ok(_) => (
             StatusCode::OK,
-            Json(json!({ "status": "ok", "plugins": state.engine.runtime().registry().list().len() })),
+            Json(json!({
+                "status": "ok",
+                "plugins": state.engine.runtime().registry().list().len(),
+                "rssBytes": rss_bytes(),
+            })),
         ),
         Err(e) => {
             tracing::error!("health check: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
         }
     }
+}
+
+/// Resident memory of this process (Linux), for load tests and dashboards.
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

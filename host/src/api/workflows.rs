@@ -217,19 +217,46 @@ async fn archive(
     save(&state, &row, current.version).await
 }
 
+/// Longest `?wait=` of a trigger, ms.
+const MAX_WAIT_MS: u64 = 60_000;
+
+/// Starts a run; 202 with its id and status. With `?wait=MS`, answers when the
+/// run has ended or gone to sleep (200 with the run and its logs), or after
+/// MS milliseconds (202), like a synchronous webhook.
 async fn trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     Body(body): Body,
 ) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+    let wait = match query.get("wait") {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if ms <= MAX_WAIT_MS => Some(std::time::Duration::from_millis(ms)),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter `wait` must be milliseconds from 0 to {MAX_WAIT_MS}, got {v:?}"
+                )));
+            }
+        },
+    };
     let payload: Value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse(&body)? };
     let workflow = load(&state, &id).await?;
-    let run = state.engine.start_run(&workflow, payload).await.map_err(|e| match e {
-        EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => ApiError::conflict(e.to_string()),
-        EngineError::Store(e) => ApiError::internal(e),
-    })?;
-    Ok((
-        StatusCode::ACCEPTED,
-        AxumJson(json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status })),
-    ))
+    let (run, settled) =
+        state.engine.start_run_watched(&workflow, payload, wait.is_some()).await.map_err(|e| match e {
+            EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => ApiError::conflict(e.to_string()),
+            EngineError::Store(e) => ApiError::internal(e),
+        })?;
+    let started = json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status });
+    let (Some(wait), Some(settled)) = (wait, settled) else {
+        return Ok((StatusCode::ACCEPTED, AxumJson(started)));
+    };
+    if tokio::time::timeout(wait, settled).await.is_err() {
+        return Ok((StatusCode::ACCEPTED, AxumJson(started)));
+    }
+    let pool = state.store.pool();
+    let row = crate::store::runs::get(pool, &run.id).await?.ok_or_else(|| ApiError::not_found("run", &run.id))?;
+    let logs = crate::store::runs::logs(pool, &run.id).await?;
+    let view = serde_json::to_value(row.view(Some(&logs))).map_err(ApiError::internal)?;
+    Ok((StatusCode::OK, AxumJson(view)))
 }

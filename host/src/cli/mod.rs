@@ -1,3 +1,4 @@
 //! The `weft` command line.
 
+pub mod bench;
 pub mod serve;

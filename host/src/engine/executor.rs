@@ -24,6 +24,7 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
         if let Err(e) = drive(&engine, run, snapshot).await {
             tracing::error!(run = %id, "run stopped: {e}");
         }
+        engine.settled(&id);
     });
 }
 

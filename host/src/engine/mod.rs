@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use thiserror::Error;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -92,6 +92,7 @@ pub struct Engine {
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
     pub(crate) wake: Notify,
+    watchers: std::sync::Mutex<std::collections::HashMap<String, Vec<oneshot::Sender<()>>>>,
 }
 
 impl Engine {
@@ -108,6 +109,7 @@ impl Engine {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             wake: Notify::new(),
+            watchers: Default::default(),
         });
         scheduler::spawn(engine.clone());
         engine
@@ -125,11 +127,19 @@ impl Engine {
 
     /// Starts a run of `workflow` with `event` as its trigger payload. The run
     /// is durable when this returns.
-    pub async fn start_run(
+    pub async fn start_run(self: &Arc<Self>, workflow: &WorkflowRow, event: Value) -> Result<RunRow, EngineError> {
+        self.start_run_watched(workflow, event, false).await.map(|(run, _)| run)
+    }
+
+    /// Like [`Engine::start_run`]; with `watch`, also returns a receiver that
+    /// resolves when this host stops driving the run: it ended, went to sleep,
+    /// or was handed over.
+    pub async fn start_run_watched(
         self: &Arc<Self>,
         workflow: &WorkflowRow,
         event: Value,
-    ) -> Result<RunRow, EngineError> {
+        watch: bool,
+    ) -> Result<(RunRow, Option<oneshot::Receiver<()>>), EngineError> {
         if !matches!(workflow.status.as_str(), "DRAFT" | "ACTIVE") {
             return Err(EngineError::NotTriggerable {
                 id: workflow.id.clone(),
@@ -181,8 +191,21 @@ impl Engine {
             updated_at: now,
         };
         self.committer.commit(Write::Insert(run.clone(), Vec::new())).await.map_err(EngineError::Store)?;
+        let settled = watch.then(|| {
+            let (tx, rx) = oneshot::channel();
+            self.watchers.lock().unwrap_or_else(|p| p.into_inner()).entry(run.id.clone()).or_default().push(tx);
+            rx
+        });
         executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
-        Ok(run)
+        Ok((run, settled))
+    }
+
+    /// Wakes whoever watches `run_id` (see [`Engine::start_run_watched`]).
+    pub(crate) fn settled(&self, run_id: &str) {
+        let senders = self.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        for tx in senders.into_iter().flatten() {
+            let _ = tx.send(());
+        }
     }
 
     /// Starts every ACTIVE workflow listening for `event_type`, with `data` as

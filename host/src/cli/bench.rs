@@ -1,0 +1,310 @@
+//! `weft bench`: end-to-end load against a running host, over HTTP only.
+//!
+//! - `weft bench runs`: runs of a 3-step pure workflow (update-field,
+//!   condition, update-field), each triggered with `?wait=` so the response
+//!   marks completion. Closed loop (throughput) or a fixed rate (latency).
+//! - `weft bench waiting`: many runs asleep on a one-hour wait at once: host
+//!   memory, API latency while they wait, and how late due runs wake.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+/// Flags of `weft bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The host to load.
+    #[arg(long, env = "WEFT_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// API token.
+    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// What to measure.
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum Mode {
+    /// Throughput and trigger-to-completed latency of a 3-step pure workflow.
+    Runs {
+        /// Runs to measure (after 200 warm-up runs).
+        #[arg(long, default_value_t = 10_000)]
+        runs: usize,
+        /// Requests in flight at once (closed loop).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Trigger at this fixed rate per second instead (open loop).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Many runs asleep at once.
+    Waiting {
+        /// Runs to put to sleep.
+        #[arg(long, default_value_t = 100_000)]
+        runs: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    server: String,
+    token: String,
+}
+
+impl Client {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.server)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.with_context(|| format!("request to {path}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    async fn workflow(&self, definition: Value) -> anyhow::Result<String> {
+        let (status, body) = self.call(reqwest::Method::POST, "/api/workflows", Some(definition)).await?;
+        if status != 201 {
+            bail!("creating the bench workflow: HTTP {status}: {body}");
+        }
+        let id = body["id"].as_str().context("workflow id")?.to_owned();
+        let (status, body) = self.call(reqwest::Method::PUT, &format!("/api/workflows/{id}/activate"), None).await?;
+        if status != 200 {
+            bail!("activating the bench workflow: HTTP {status}: {body}");
+        }
+        Ok(id)
+    }
+}
+
+/// Runs the benchmark and prints its report.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
+        server: args.server.trim_end_matches('/').to_owned(),
+        token: args.token,
+    });
+    match args.mode {
+        Mode::Runs { runs, concurrency, rate } => bench_runs(client, runs, concurrency, rate).await,
+        Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
+    }
+}
+
+fn pure_workflow() -> Value {
+    json!({
+        "name": "bench: 3 pure steps",
+        "trigger": { "type": "manual" },
+        "steps": [
+            { "id": "set", "type": "update-field", "config": { "set": { "n": "{{ event.n }}", "status": "new" } } },
+            { "id": "check", "type": "condition", "config": { "if": "{{ vars.n >= 0 }}" } },
+            { "id": "count", "type": "update-field", "config": { "increment": { "seen": 1 } } }
+        ]
+    })
+}
+
+async fn bench_runs(client: Arc<Client>, runs: usize, concurrency: usize, rate: Option<f64>) -> anyhow::Result<()> {
+    let wf = client.workflow(pure_workflow()).await?;
+    let path = Arc::new(format!("/api/workflows/{wf}/trigger?wait=30000"));
+    let one = {
+        let (client, path) = (client.clone(), path.clone());
+        move |n: usize| {
+            let (client, path) = (client.clone(), path.clone());
+            async move {
+                let start = Instant::now();
+                let result = client.call(reqwest::Method::POST, &path, Some(json!({ "n": n }))).await;
+                let ok = matches!(&result, Ok((200, body)) if body["status"] == "COMPLETED");
+                (start.elapsed(), ok)
+            }
+        }
+    };
+    // Warm-up: connections, caches, the allocator.
+    closed_loop(200, concurrency, one.clone()).await;
+
+    let started = Instant::now();
+    let results = match rate {
+        None => closed_loop(runs, concurrency, one).await,
+        Some(rate) => {
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut tasks = tokio::task::JoinSet::new();
+            for n in 0..runs {
+                ticker.tick().await;
+                tasks.spawn(one(n));
+            }
+            let mut results = Vec::with_capacity(runs);
+            while let Some(r) = tasks.join_next().await {
+                results.push(r?);
+            }
+            results
+        }
+    };
+    let elapsed = started.elapsed();
+    let failed = results.iter().filter(|(_, ok)| !ok).count();
+    let mut latencies: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+    latencies.sort();
+    let mode = match rate {
+        Some(r) => format!("open loop at {r}/s"),
+        None => format!("closed loop, {concurrency} in flight"),
+    };
+    println!("runs: {runs} of 3 steps ({mode}), {failed} not COMPLETED");
+    println!("throughput: {:.0} runs/s ({:.0} steps/s) over {:.2} s", runs as f64 / elapsed.as_secs_f64(), 3.0 * runs as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!("trigger-to-completed: {}", percentiles(&latencies));
+    if failed > 0 {
+        bail!("{failed} runs did not complete");
+    }
+    Ok(())
+}
+
+async fn closed_loop<F, Fut>(runs: usize, concurrency: usize, one: F) -> Vec<(Duration, bool)>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (Duration, bool)> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (next, one) = (next.clone(), one.clone());
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= runs {
+                    return out;
+                }
+                out.push(one(n).await);
+            }
+        });
+    }
+    let mut results = Vec::with_capacity(runs);
+    while let Some(Ok(part)) = tasks.join_next().await {
+        results.extend(part);
+    }
+    results
+}
+
+fn percentiles(sorted: &[Duration]) -> String {
+    if sorted.is_empty() {
+        return "no samples".into();
+    }
+    let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)].as_secs_f64() * 1e3;
+    format!("p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms", at(0.5), at(0.9), at(0.99), at(1.0))
+}
+
+async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> anyhow::Result<()> {
+    let sleepers = client
+        .workflow(json!({
+            "name": "bench: sleep an hour",
+            "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "sleep", "type": "wait", "config": { "duration": "1h" } },
+                { "id": "after", "type": "update-field", "config": { "set": { "woke": true } } }
+            ]
+        }))
+        .await?;
+    let rss = |health: Value| health["rssBytes"].as_u64().map_or(0.0, |b| b as f64 / (1 << 20) as f64);
+    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    println!("host memory before: {:.1} MiB", rss(health));
+
+    let path = Arc::new(format!("/api/workflows/{sleepers}/trigger"));
+    let started = Instant::now();
+    let c = client.clone();
+    let results = closed_loop(runs, concurrency, move |n| {
+        let (client, path) = (c.clone(), path.clone());
+        async move {
+            let start = Instant::now();
+            let r = client.call(reqwest::Method::POST, &path, Some(json!({ "n": n }))).await;
+            (start.elapsed(), matches!(r, Ok((202, _))))
+        }
+    })
+    .await;
+    let failed = results.iter().filter(|(_, ok)| !ok).count();
+    println!("triggered {runs} runs in {:.1} s ({:.0}/s), {failed} failed", started.elapsed().as_secs_f64(), runs as f64 / started.elapsed().as_secs_f64());
+
+    let waiting_path = format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=1");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (_, page) = client.call(reqwest::Method::GET, &waiting_path, None).await?;
+        let waiting = page["total"].as_u64().unwrap_or(0) as usize;
+        if waiting >= runs - failed {
+            println!("runs waiting at once: {waiting}");
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("only {waiting} runs reached WAITING");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    println!("host memory with them waiting: {:.1} MiB", rss(health));
+
+    for (what, path) in [
+        ("GET /healthz", "/healthz".to_owned()),
+        ("GET /api/workflow-runs (a page of waiting runs)", format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=50")),
+        ("GET /api/workflows", "/api/workflows".to_owned()),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..200 {
+            let start = Instant::now();
+            let (status, _) = client.call(reqwest::Method::GET, &path, None).await?;
+            samples.push(start.elapsed());
+            if status != 200 {
+                bail!("{what}: HTTP {status}");
+            }
+        }
+        samples.sort();
+        println!("{what} while they wait: {}", percentiles(&samples));
+    }
+
+    // Due runs still wake on time among the sleepers.
+    let short = client
+        .workflow(json!({
+            "name": "bench: sleep two seconds",
+            "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "sleep", "type": "wait", "config": { "duration": "2s" } },
+                { "id": "after", "type": "update-field", "config": { "set": { "woke": true } } }
+            ]
+        }))
+        .await?;
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let (status, body) = client.call(reqwest::Method::POST, &format!("/api/workflows/{short}/trigger"), Some(json!({ "n": n }))).await?;
+        if status != 202 {
+            bail!("trigger: HTTP {status}");
+        }
+        ids.push(body["id"].as_str().context("run id")?.to_owned());
+    }
+    let mut lateness = Vec::new();
+    for id in ids {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, run) = client.call(reqwest::Method::GET, &format!("/api/workflow-runs/{id}"), None).await?;
+            if run["status"] == "COMPLETED" {
+                let logs = run["logs"].as_array().context("logs")?;
+                let until = logs.first().and_then(|l| l["result"]["until"].as_i64()).context("sleep log")?;
+                let done = logs.last().and_then(|l| l["createdAt"].as_str()).context("last log")?;
+                let done = chrono::DateTime::parse_from_rfc3339(done)?.timestamp_millis();
+                lateness.push(Duration::from_millis((done - until).max(0) as u64));
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("run {id} did not wake");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    lateness.sort();
+    println!("wake lateness of 100 two-second waits among the sleepers: {}", percentiles(&lateness));
+    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    println!("host memory after: {:.1} MiB", rss(health));
+    Ok(())
+}
