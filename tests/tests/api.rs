@@ -167,3 +167,21 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     assert_eq!(status, 422);
     assert_eq!(body["error"]["message"], "missing field `type`");
 }
+
+#[tokio::test]
+async fn a_trigger_with_wait_answers_with_the_finished_run() {
+    let host = Host::start();
+    let wf = host.create(simple()).await;
+    let (status, run) =
+        host.post(&format!("/api/workflows/{wf}/trigger?wait=10000"), json!({ "n": 1 })).await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["context"]["vars"], json!({ "status": "tagged" }));
+    assert_eq!(run["logs"][0]["action"], "completed");
+    let (status, body) = host.post(&format!("/api/workflows/{wf}/trigger?wait=soon"), json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "query parameter `wait` must be milliseconds from 0 to 60000, got \"soon\""
+    );
+}

@@ -244,19 +244,31 @@ async fn trigger(
     let workflow = load(&state, &id).await?;
     let (run, settled) =
         state.engine.start_run_watched(&workflow, payload, wait.is_some()).await.map_err(|e| match e {
-            EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => ApiError::conflict(e.to_string()),
+            EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => {
+                ApiError::conflict(e.to_string())
+            }
             EngineError::Store(e) => ApiError::internal(e),
         })?;
     let started = json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status });
     let (Some(wait), Some(settled)) = (wait, settled) else {
         return Ok((StatusCode::ACCEPTED, AxumJson(started)));
     };
-    if tokio::time::timeout(wait, settled).await.is_err() {
-        return Ok((StatusCode::ACCEPTED, AxumJson(started)));
-    }
-    let pool = state.store.pool();
-    let row = crate::store::runs::get(pool, &run.id).await?.ok_or_else(|| ApiError::not_found("run", &run.id))?;
-    let logs = crate::store::runs::logs(pool, &run.id).await?;
+    let settled = match tokio::time::timeout(wait, settled).await {
+        Err(_elapsed) => return Ok((StatusCode::ACCEPTED, AxumJson(started))),
+        Ok(settled) => settled.ok(),
+    };
+    let (row, logs) = match settled {
+        Some(s) => (s.run, s.logs),
+        // The run stopped on an error: read what was committed.
+        None => {
+            let pool = state.store.pool();
+            let row = crate::store::runs::get(pool, &run.id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("run", &run.id))?;
+            let logs = crate::store::runs::logs(pool, &run.id).await?;
+            (row, logs)
+        }
+    };
     let view = serde_json::to_value(row.view(Some(&logs))).map_err(ApiError::internal)?;
     Ok((StatusCode::OK, AxumJson(view)))
 }

@@ -61,7 +61,12 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut req = self.http.request(method, format!("{}{path}", self.server)).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
@@ -78,7 +83,8 @@ impl Client {
             bail!("creating the bench workflow: HTTP {status}: {body}");
         }
         let id = body["id"].as_str().context("workflow id")?.to_owned();
-        let (status, body) = self.call(reqwest::Method::PUT, &format!("/api/workflows/{id}/activate"), None).await?;
+        let (status, body) =
+            self.call(reqwest::Method::PUT, &format!("/api/workflows/{id}/activate"), None).await?;
         if status != 200 {
             bail!("activating the bench workflow: HTTP {status}: {body}");
         }
@@ -111,7 +117,12 @@ fn pure_workflow() -> Value {
     })
 }
 
-async fn bench_runs(client: Arc<Client>, runs: usize, concurrency: usize, rate: Option<f64>) -> anyhow::Result<()> {
+async fn bench_runs(
+    client: Arc<Client>,
+    runs: usize,
+    concurrency: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<()> {
     let wf = client.workflow(pure_workflow()).await?;
     let path = Arc::new(format!("/api/workflows/{wf}/trigger?wait=30000"));
     let one = {
@@ -156,7 +167,12 @@ async fn bench_runs(client: Arc<Client>, runs: usize, concurrency: usize, rate: 
         None => format!("closed loop, {concurrency} in flight"),
     };
     println!("runs: {runs} of 3 steps ({mode}), {failed} not COMPLETED");
-    println!("throughput: {:.0} runs/s ({:.0} steps/s) over {:.2} s", runs as f64 / elapsed.as_secs_f64(), 3.0 * runs as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "throughput: {:.0} runs/s ({:.0} steps/s) over {:.2} s",
+        runs as f64 / elapsed.as_secs_f64(),
+        3.0 * runs as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     println!("trigger-to-completed: {}", percentiles(&latencies));
     if failed > 0 {
         bail!("{failed} runs did not complete");
@@ -227,7 +243,11 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
     })
     .await;
     let failed = results.iter().filter(|(_, ok)| !ok).count();
-    println!("triggered {runs} runs in {:.1} s ({:.0}/s), {failed} failed", started.elapsed().as_secs_f64(), runs as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "triggered {runs} runs in {:.1} s ({:.0}/s), {failed} failed",
+        started.elapsed().as_secs_f64(),
+        runs as f64 / started.elapsed().as_secs_f64()
+    );
 
     let waiting_path = format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=1");
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -248,7 +268,10 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
 
     for (what, path) in [
         ("GET /healthz", "/healthz".to_owned()),
-        ("GET /api/workflow-runs (a page of waiting runs)", format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=50")),
+        (
+            "GET /api/workflow-runs (a page of waiting runs)",
+            format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=50"),
+        ),
         ("GET /api/workflows", "/api/workflows".to_owned()),
     ] {
         let mut samples = Vec::new();
@@ -277,7 +300,9 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
         .await?;
     let mut ids = Vec::new();
     for n in 0..100 {
-        let (status, body) = client.call(reqwest::Method::POST, &format!("/api/workflows/{short}/trigger"), Some(json!({ "n": n }))).await?;
+        let (status, body) = client
+            .call(reqwest::Method::POST, &format!("/api/workflows/{short}/trigger"), Some(json!({ "n": n })))
+            .await?;
         if status != 202 {
             bail!("trigger: HTTP {status}");
         }
@@ -287,7 +312,8 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
     for id in ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (_, run) = client.call(reqwest::Method::GET, &format!("/api/workflow-runs/{id}"), None).await?;
+            let (_, run) =
+                client.call(reqwest::Method::GET, &format!("/api/workflow-runs/{id}"), None).await?;
             if run["status"] == "COMPLETED" {
                 let logs = run["logs"].as_array().context("logs")?;
                 let until = logs.first().and_then(|l| l["result"]["until"].as_i64()).context("sleep log")?;

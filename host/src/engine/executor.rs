@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::Engine;
 use super::definition::StepDef;
 use super::machine::{Plan, Position, RunState, Snapshot, Status, StepResult};
+use super::{Engine, Settled};
 use crate::runtime::{StepInput, StepReport};
 use crate::store::commit::Write;
 use crate::store::ids::{new_id, now_ms};
@@ -21,14 +21,24 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
     tasks.spawn(async move {
         let Ok(_slot) = engine.slots.clone().acquire_owned().await else { return };
         let id = run.id.clone();
-        if let Err(e) = drive(&engine, run, snapshot).await {
-            tracing::error!(run = %id, "run stopped: {e}");
-        }
-        engine.settled(&id);
+        let settled = match drive(&engine, run, snapshot).await {
+            Ok(settled) => settled,
+            Err(e) => {
+                tracing::error!(run = %id, "run stopped: {e}");
+                None
+            }
+        };
+        engine.settled(&id, settled);
     });
 }
 
-async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>) -> Result<(), String> {
+/// Returns the run as last committed and the logs written, unless it was
+/// cancelled, taken over or released.
+async fn drive(
+    engine: &Engine,
+    mut row: RunRow,
+    snapshot: Option<Arc<Snapshot>>,
+) -> Result<Option<Settled>, String> {
     let snapshot = match snapshot {
         Some(s) => s,
         None => Arc::new(
@@ -43,10 +53,11 @@ async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>
         wake_at: row.wake_at.map(|t| t as u64),
     };
     let owner = engine.config.node_id.clone();
+    let mut written = Vec::new();
     loop {
         if engine.shutdown.is_cancelled() {
             runs::release(engine.store.pool(), &row.id, &owner).await.map_err(|e| e.to_string())?;
-            return Ok(());
+            return Ok(None);
         }
         let now = now_ms();
         let (logs, stop) = match snapshot.plan(&mut state, now) {
@@ -85,17 +96,17 @@ async fn drive(engine: &Engine, mut row: RunRow, snapshot: Option<Arc<Snapshot>>
         let holding = state.status == Status::Running;
         row.lease_owner = holding.then(|| owner.clone());
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
-        let applied =
-            engine.committer.commit(Write::Advance { run: row.clone(), owner: owner.clone(), logs }).await?;
+        let applied = engine
+            .committer
+            .commit(Write::Advance { run: row.clone(), owner: owner.clone(), logs: logs.clone() })
+            .await?;
         if !applied {
             tracing::info!(run = %row.id, "run was cancelled or taken over; stopping");
-            return Ok(());
+            return Ok(None);
         }
+        written.extend(logs);
         if stop {
-            if state.status == Status::Waiting {
-                engine.nudge();
-            }
-            return Ok(());
+            return Ok(Some(Settled { run: row, logs: written }));
         }
     }
 }

@@ -32,6 +32,16 @@ use definition::{StepDef, WorkflowSpec};
 use machine::{Position, Snapshot, Status};
 use validate::ResolvedTypes;
 
+/// A run as committed when this host stopped driving it, with the log rows
+/// it wrote: what a synchronous trigger answers, without reading them back.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The run.
+    pub run: RunRow,
+    /// Its log rows, in order.
+    pub logs: Vec<crate::store::runs::LogRow>,
+}
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -92,7 +102,7 @@ pub struct Engine {
     pub(crate) tasks: TaskTracker,
     pub(crate) shutdown: CancellationToken,
     pub(crate) wake: Notify,
-    watchers: std::sync::Mutex<std::collections::HashMap<String, Vec<oneshot::Sender<()>>>>,
+    watchers: std::sync::Mutex<std::collections::HashMap<String, Vec<oneshot::Sender<Settled>>>>,
 }
 
 impl Engine {
@@ -127,7 +137,11 @@ impl Engine {
 
     /// Starts a run of `workflow` with `event` as its trigger payload. The run
     /// is durable when this returns.
-    pub async fn start_run(self: &Arc<Self>, workflow: &WorkflowRow, event: Value) -> Result<RunRow, EngineError> {
+    pub async fn start_run(
+        self: &Arc<Self>,
+        workflow: &WorkflowRow,
+        event: Value,
+    ) -> Result<RunRow, EngineError> {
         self.start_run_watched(workflow, event, false).await.map(|(run, _)| run)
     }
 
@@ -139,7 +153,7 @@ impl Engine {
         workflow: &WorkflowRow,
         event: Value,
         watch: bool,
-    ) -> Result<(RunRow, Option<oneshot::Receiver<()>>), EngineError> {
+    ) -> Result<(RunRow, Option<oneshot::Receiver<Settled>>), EngineError> {
         if !matches!(workflow.status.as_str(), "DRAFT" | "ACTIVE") {
             return Err(EngineError::NotTriggerable {
                 id: workflow.id.clone(),
@@ -193,7 +207,12 @@ impl Engine {
         self.committer.commit(Write::Insert(run.clone(), Vec::new())).await.map_err(EngineError::Store)?;
         let settled = watch.then(|| {
             let (tx, rx) = oneshot::channel();
-            self.watchers.lock().unwrap_or_else(|p| p.into_inner()).entry(run.id.clone()).or_default().push(tx);
+            self.watchers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(run.id.clone())
+                .or_default()
+                .push(tx);
             rx
         });
         executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
@@ -201,10 +220,13 @@ impl Engine {
     }
 
     /// Wakes whoever watches `run_id` (see [`Engine::start_run_watched`]).
-    pub(crate) fn settled(&self, run_id: &str) {
+    /// `settled` is the run as last committed with the log rows this host
+    /// wrote for it, or `None` when driving it stopped on an error.
+    pub(crate) fn settled(&self, run_id: &str, settled: Option<Settled>) {
         let senders = self.watchers.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        let Some(settled) = settled else { return };
         for tx in senders.into_iter().flatten() {
-            let _ = tx.send(());
+            let _ = tx.send(settled.clone());
         }
     }
 

@@ -64,62 +64,46 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(Write, Ack)>) {
     }
 }
 
-/// Applies a batch in one transaction; one result per write.
+/// Applies a batch in one transaction; one result per write. The log rows of
+/// the whole batch go in a few multi-row inserts after the run updates: the
+/// transaction is all or nothing, so each move still lands with its log rows.
 async fn apply(pool: &SqlitePool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>> {
-    let fail_all = |e: sqlx::Error| {
-        tracing::error!("group commit of {} writes failed: {e}", batch.len());
-        batch.iter().map(|_| Err(format!("database error: {e}"))).collect()
-    };
-    let mut tx = match pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return fail_all(e),
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for (write, _) in batch {
-        results.push(apply_one(&mut tx, write).await.map_err(|e| {
-            tracing::error!("write failed: {e}");
-            format!("database error: {e}")
-        }));
-    }
-    match tx.commit().await {
-        Ok(()) => results,
-        Err(e) => fail_all(e),
+    match apply_all(pool, batch).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        Err(e) => {
+            tracing::error!("group commit of {} writes failed: {e}", batch.len());
+            batch.iter().map(|_| Err(format!("database error: {e}"))).collect()
+        }
     }
 }
 
-async fn apply_one(conn: &mut sqlx::SqliteConnection, write: &Write) -> sqlx::Result<bool> {
-    match write {
-        Write::Insert(run, logs) => {
-            runs::insert(conn, run).await?;
-            for log in logs {
-                runs::insert_log(conn, log).await?;
+async fn apply_all(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    let mut logs: Vec<&LogRow> = Vec::new();
+    for (write, _) in batch {
+        let applied = match write {
+            Write::Insert(run, run_logs) => {
+                runs::insert(&mut tx, run).await?;
+                logs.extend(run_logs);
+                true
             }
-            Ok(true)
-        }
-        Write::Advance { run, owner, logs } => {
-            // Savepoint: a failed log insert must not leave the run moved.
-            sqlx::query("SAVEPOINT advance").execute(&mut *conn).await?;
-            let result = async {
-                if !runs::advance(conn, run, owner).await? {
-                    return Ok(false);
+            Write::Advance { run, owner, logs: run_logs } => {
+                let applied = runs::advance(&mut tx, run, owner).await?;
+                if applied {
+                    logs.extend(run_logs);
                 }
-                for log in logs {
-                    runs::insert_log(conn, log).await?;
-                }
-                Ok(true)
+                applied
             }
-            .await;
-            match result {
-                Ok(applied) => {
-                    sqlx::query("RELEASE advance").execute(&mut *conn).await?;
-                    Ok(applied)
-                }
-                Err(e) => {
-                    sqlx::query("ROLLBACK TO advance").execute(&mut *conn).await?;
-                    sqlx::query("RELEASE advance").execute(&mut *conn).await?;
-                    Err(e)
-                }
-            }
-        }
+        };
+        results.push(applied);
     }
+    for chunk in logs.chunks(LOGS_PER_INSERT) {
+        runs::insert_logs(&mut tx, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(results)
 }
+
+/// Log rows per multi-row insert (11 parameters each, well under SQLite's limit).
+const LOGS_PER_INSERT: usize = 100;

@@ -210,6 +210,30 @@ pub async fn insert_log(conn: &mut SqliteConnection, log: &LogRow) -> sqlx::Resu
     .map(|_| ())
 }
 
+/// Appends log rows in one statement.
+pub async fn insert_logs(conn: &mut SqliteConnection, logs: &[&LogRow]) -> sqlx::Result<()> {
+    if logs.is_empty() {
+        return Ok(());
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO workflow_run_logs (id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes) ",
+    );
+    qb.push_values(logs, |mut b, log| {
+        b.push_bind(&log.id)
+            .push_bind(&log.run_id)
+            .push_bind(&log.step)
+            .push_bind(&log.action)
+            .push_bind(&log.result)
+            .push_bind(log.created_at)
+            .push_bind(log.seq)
+            .push_bind(log.attempt)
+            .push_bind(log.fuel)
+            .push_bind(log.duration_us)
+            .push_bind(log.peak_memory_bytes);
+    });
+    qb.build().execute(conn).await.map(|_| ())
+}
+
 /// One run.
 pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = ?"))

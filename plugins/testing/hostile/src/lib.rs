@@ -3,6 +3,7 @@
 //! keeps serving. `cpu` is a bounded CPU-bound loop for benchmarks.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use weft_sdk::prelude::*;
 
@@ -122,8 +123,15 @@ impl Step for Hostile {
     }
 }
 
+static DEPTH: AtomicU64 = AtomicU64::new(0);
+
+/// Recursion that keeps its state in wasm locals (no shadow-stack frame), so
+/// it exhausts the engine's wasm stack. The atomic is a side effect the
+/// optimizer must keep; the multiply-xor is not an accumulator it can turn
+/// into a loop.
 fn recurse(n: u64) -> u64 {
-    if black_box(n) == 0 { 0 } else { recurse(n + 1).wrapping_add(1) }
+    DEPTH.fetch_add(1, Ordering::Relaxed);
+    if n == u64::MAX { 0 } else { recurse(n + 1).wrapping_mul(3) ^ n }
 }
 
 weft_sdk::export_step!(Hostile);
