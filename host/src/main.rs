@@ -5,10 +5,6 @@ use weft::cli::bench::{self, BenchArgs};
 use weft::cli::serve::{self, ServeArgs};
 use weft::runtime::{Runtime, RuntimeConfig};
 
-// glibc malloc was a sixth of the host's time under load.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Weft: workflow automation with sandboxed WebAssembly steps")]
 struct Cli {

@@ -46,7 +46,8 @@ CREATE TABLE workflow_runs (
     updatedAt   INTEGER NOT NULL
 );
 CREATE INDEX workflow_runs_due ON workflow_runs (status, wakeAt);
-CREATE INDEX workflow_runs_workflow ON workflow_runs (workflowId, startedAt);
+CREATE INDEX workflow_runs_workflow ON workflow_runs (workflowId, status, startedAt);
+CREATE INDEX workflow_runs_status ON workflow_runs (status, startedAt);
 CREATE INDEX workflow_runs_started ON workflow_runs (startedAt);
 
 -- One row per step attempt (and per run-level event such as cancel).

@@ -47,6 +47,7 @@ pub struct Host {
     /// The database, in a temporary directory shared by restarts.
     pub dir: Arc<tempfile::TempDir>,
     client: reqwest::Client,
+    printed: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How to start a host.
@@ -56,6 +57,8 @@ pub struct Options {
     pub plugins: Vec<&'static str>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Start without `WEFT_ADMIN_TOKEN`, so the host creates and prints one.
+    pub no_admin_token: bool,
 }
 
 impl Host {
@@ -84,7 +87,6 @@ impl Host {
         cmd.arg("serve")
             .env("WEFT_ADDR", "127.0.0.1:0")
             .env("WEFT_DATABASE_URL", format!("sqlite://{}", dir.path().join("weft.db").display()))
-            .env("WEFT_ADMIN_TOKEN", TOKEN)
             .env("WEFT_PLUGIN_DIR", &plugin_dir)
             // Shared across tests so each plugin compiles once.
             .env("WEFT_CACHE_DIR", target_profile_dir().join("weft-test-cache"))
@@ -92,18 +94,24 @@ impl Host {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        if !options.no_admin_token {
+            cmd.env("WEFT_ADMIN_TOKEN", TOKEN);
+        }
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start weft");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let printed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("weft listening on ") {
                     let _ = tx.send(url.trim().to_owned());
                 }
                 println!("[weft] {line}");
+                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
         let base = match rx.recv_timeout(Duration::from_secs(120)) {
@@ -113,7 +121,12 @@ impl Host {
                 panic!("weft did not start listening");
             }
         };
-        Self { child: Some(child), base, dir, client: reqwest::Client::new() }
+        Self { child: Some(child), base, dir, client: reqwest::Client::new(), printed }
+    }
+
+    /// What the host printed on stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.printed.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The process id.

@@ -1,7 +1,7 @@
 //! Every endpoint through the real binary: happy paths and errors.
 
 use serde_json::json;
-use weft_tests::{Host, TOKEN};
+use weft_tests::{Host, Options, TOKEN};
 
 fn simple() -> serde_json::Value {
     json!({
@@ -184,4 +184,30 @@ async fn a_trigger_with_wait_answers_with_the_finished_run() {
         body["error"]["message"],
         "query parameter `wait` must be milliseconds from 0 to 60000, got \"soon\""
     );
+}
+
+#[tokio::test]
+async fn a_first_start_without_a_token_creates_one_prints_it_once_and_stores_its_hash() {
+    let mut host = Host::start_with(Options { no_admin_token: true, ..Options::default() });
+    let printed = host.stdout();
+    let token = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("weft_").map(|t| format!("weft_{t}")))
+        .expect("token line");
+    let (status, _) = host.call_with("GET", "/api/workflows", None, Some(&token)).await;
+    assert_eq!(status, 200);
+    let (status, _) = host.call_with("GET", "/api/workflows", None, Some(TOKEN)).await;
+    assert_eq!(status, 401);
+    // Only the hash is stored.
+    let db = std::fs::read(host.dir.path().join("weft.db")).unwrap();
+    let wal = std::fs::read(host.dir.path().join("weft.db-wal")).unwrap_or_default();
+    let raw = |bytes: &[u8]| bytes.windows(token.len()).any(|w| w == token.as_bytes());
+    assert!(!raw(&db) && !raw(&wal), "the token is stored in clear");
+
+    // A restart prints no new token and accepts the stored one.
+    host.terminate();
+    let host = Host::start_in(host.dir.clone(), &Options { no_admin_token: true, ..Options::default() });
+    assert!(!host.stdout().iter().any(|l| l.trim().starts_with("weft_")));
+    let (status, _) = host.call_with("GET", "/api/workflows", None, Some(&token)).await;
+    assert_eq!(status, 200);
 }

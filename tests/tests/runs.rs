@@ -287,3 +287,37 @@ async fn editing_a_workflow_does_not_change_runs_in_flight() {
     assert_eq!(old["context"]["vars"], json!({ "version": "v1" }));
     assert_eq!(new["context"]["vars"], json!({ "version": "v2" }));
 }
+
+#[tokio::test]
+async fn cron_fires_missed_while_the_host_was_down_run_once_at_start() {
+    let mut host = Host::start();
+    let wf = host
+        .create_active(json!({
+            "name": "Every second", "trigger": { "type": "cron", "config": { "expression": "* * * * * *" } },
+            "steps": [ { "id": "tick", "type": "update-field", "config": {} } ]
+        }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    host.kill9();
+    let down_from = chrono_now();
+    std::thread::sleep(Duration::from_millis(3_000));
+    let host = Host::start_in(host.dir.clone(), &Options::default());
+    let up_at = chrono_now();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    host.put(&format!("/api/workflows/{wf}/pause"), json!({})).await;
+    let (_, page) = host.get(&format!("/api/workflow-runs?workflowId={wf}&pageSize=200")).await;
+    let mut missed = 0;
+    for run in page["data"].as_array().unwrap() {
+        let at = run["context"]["event"]["scheduledAt"].as_str().unwrap().to_owned();
+        if at.as_str() > down_from.as_str() && at.as_str() < up_at.as_str() {
+            missed += 1;
+        }
+    }
+    assert_eq!(missed, 1, "the ticks missed while down ran once: {page:#}");
+}
+
+/// Now as the API formats times (RFC 3339, ms, UTC), to compare strings.
+fn chrono_now() -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    weft::store::ids::iso(ms)
+}

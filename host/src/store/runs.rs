@@ -261,7 +261,8 @@ pub async fn next_seq(pool: &SqlitePool, run_id: &str) -> sqlx::Result<i64> {
         .await
 }
 
-/// A page of runs, newest first.
+/// A page of runs, newest first. The filters are added to the SQL only when
+/// given, so SQLite can use the (workflowId, status, startedAt) index.
 pub async fn list(
     pool: &SqlitePool,
     workflow_id: Option<&str>,
@@ -269,21 +270,27 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<RunRow>, i64)> {
-    let filter = "(?1 IS NULL OR workflowId = ?1) AND (?2 IS NULL OR status = ?2)";
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM workflow_runs WHERE {filter} ORDER BY startedAt DESC, id DESC LIMIT ?3 OFFSET ?4"
-    ))
-    .bind(workflow_id)
-    .bind(status)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM workflow_runs WHERE {filter}"))
-        .bind(workflow_id)
-        .bind(status)
-        .fetch_one(pool)
-        .await?;
+    let mut conditions = Vec::new();
+    if workflow_id.is_some() {
+        conditions.push("workflowId = ?");
+    }
+    if status.is_some() {
+        conditions.push("status = ?");
+    }
+    let filter =
+        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let select = format!(
+        "SELECT {COLUMNS} FROM workflow_runs {filter} ORDER BY startedAt DESC, id DESC LIMIT ? OFFSET ?"
+    );
+    let mut rows = sqlx::query_as(&select);
+    let count = format!("SELECT COUNT(*) FROM workflow_runs {filter}");
+    let mut total = sqlx::query_scalar(&count);
+    for value in [workflow_id, status].into_iter().flatten() {
+        rows = rows.bind(value);
+        total = total.bind(value);
+    }
+    let rows = rows.bind(limit).bind(offset).fetch_all(pool).await?;
+    let total = total.fetch_one(pool).await?;
     Ok((rows, total))
 }
 
