@@ -172,6 +172,17 @@ impl Host {
         body: Option<Vec<u8>>,
         token: Option<&str>,
     ) -> (u16, Value) {
+        self.try_call(method, path, body, token).await.expect("request")
+    }
+
+    /// Like [`Host::call_with`], `None` on a transport error.
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        token: Option<&str>,
+    ) -> Option<(u16, Value)> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
@@ -180,11 +191,11 @@ impl Host {
         if let Some(body) = body {
             req = req.header("content-type", "application/json").body(body);
         }
-        let resp = req.send().await.expect("request");
+        let resp = req.send().await.ok()?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let text = resp.text().await.ok()?;
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
+        Some((status, value))
     }
 
     /// GET.
