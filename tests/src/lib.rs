@@ -198,6 +198,22 @@ impl Host {
         Some((status, value))
     }
 
+    /// Installs a component through `POST /api/plugins` with a query string.
+    pub async fn install(&self, bytes: Vec<u8>, query: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/api/plugins{query}", self.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("install request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
     /// GET.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None).await

@@ -6,6 +6,7 @@ mod events;
 mod health;
 pub mod json;
 mod page;
+mod plugins;
 mod runs;
 mod workflows;
 
@@ -34,12 +35,15 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(workflows::router())
         .merge(runs::router())
+        .merge(plugins::router())
         .merge(events::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)
         .merge(health::router())
-        .fallback(|| async { error::ApiError::not_found("route", "this path") })
+        .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            error::ApiError::not_found("route", &format!("{method} {}", uri.path()))
+        })
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)
 }

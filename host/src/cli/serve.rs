@@ -51,6 +51,8 @@ async fn load_dir(runtime: &Runtime, dir: &std::path::Path) -> anyhow::Result<us
             .await
             .map_err(|e| anyhow::anyhow!("plugin {}: {e}", path.display()))?;
         tracing::info!("loaded plugin `{}` from {}", plugin.id(), path.display());
+        // Operator-provided: like a built-in, not the API's to replace or delete.
+        runtime.registry().mark_builtin(&plugin.info().name);
         runtime.registry().insert(plugin);
     }
     Ok(paths.len())
@@ -79,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.plugin_dir {
         load_dir(&runtime, dir).await?;
     }
+    let installed = crate::engine::plugins::sync(&store, &runtime).await?;
     let config =
         EngineConfig { lease: Duration::from_millis(args.lease_ms.max(100)), ..EngineConfig::default() };
     let engine = Engine::start(store.clone(), runtime, config);
@@ -89,7 +92,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!("{} built-in plugins loaded", builtins.len());
+    tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
     println!("weft listening on http://{addr}");
     let app = api::app(AppState { store, engine: engine.clone(), auth });
     axum::serve(listener, app).with_graceful_shutdown(signal()).await?;

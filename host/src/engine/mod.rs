@@ -9,6 +9,7 @@ pub mod cron;
 pub mod definition;
 mod executor;
 pub mod machine;
+pub mod plugins;
 mod scheduler;
 pub mod template;
 pub mod validate;

@@ -18,6 +18,8 @@ pub(crate) fn spawn(engine: Arc<Engine>) {
     let tasks = engine.tasks.clone();
     let e = engine.clone();
     tasks.spawn(async move { claim_loop(e).await });
+    let (store, runtime, stop) = (engine.store.clone(), engine.runtime.clone(), engine.shutdown.clone());
+    tasks.spawn(super::plugins::follow(store, runtime, stop));
     tasks.spawn(async move { lease_loop(engine).await });
 }
 

@@ -164,6 +164,7 @@ impl Runtime {
                 .load(bytes, None, LimitOverrides::default())
                 .await
                 .map_err(|e| LoadError::Internal(format!("built-in plugin `{crate_name}`: {e}")))?;
+            self.registry.mark_builtin(&plugin.info().name);
             self.registry.insert(plugin.clone());
             loaded.push(plugin);
         }

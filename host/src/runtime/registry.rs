@@ -12,6 +12,7 @@ use super::plugin::Plugin;
 #[derive(Default)]
 pub struct Registry {
     plugins: RwLock<BTreeMap<String, BTreeMap<Version, Arc<Plugin>>>>,
+    builtin: RwLock<std::collections::HashSet<String>>,
 }
 
 impl Registry {
@@ -45,6 +46,16 @@ impl Registry {
             }
             None => plugins.get(step_type)?.values().next_back().cloned(),
         }
+    }
+
+    /// Marks a plugin name as built-in: shipped with the host, never deleted.
+    pub fn mark_builtin(&self, name: &str) {
+        self.builtin.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned());
+    }
+
+    /// Whether `name` is a built-in plugin.
+    pub fn is_builtin(&self, name: &str) -> bool {
+        self.builtin.read().unwrap_or_else(|p| p.into_inner()).contains(name)
     }
 
     /// Every loaded plugin, by name then version.

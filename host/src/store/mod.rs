@@ -3,6 +3,7 @@
 pub mod commit;
 pub mod ids;
 mod kv;
+pub mod plugins;
 pub mod runs;
 pub mod tokens;
 pub mod workflows;

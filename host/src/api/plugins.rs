@@ -1,0 +1,163 @@
+//! `/api/plugins`: install a component into the running host, list, delete.
+//!
+//! `POST /api/plugins` takes the component as the body (`application/wasm`),
+//! with grants and limits as query parameters:
+//! `?grant=kv&grant=http:api.example.com&fuel=5000000000&memoryBytes=67108864`.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::engine::plugins::{self as installs, InstallError};
+use crate::runtime::{LimitOverrides, LoadError, Plugin};
+use crate::store::ids::iso;
+use crate::store::plugins;
+
+/// Largest component accepted: componentized interpreters (CPython) are ~20 MB.
+pub const COMPONENT_LIMIT: usize = 64 << 20;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/plugins", get(list).post(install))
+        .route("/api/plugins/{name}", get(versions))
+        .route("/api/plugins/{name}/{version}", delete(uninstall))
+        .layer(axum::extract::DefaultBodyLimit::max(COMPONENT_LIMIT))
+}
+
+fn view(plugin: &Plugin, builtin: bool, installed_at: Option<i64>) -> Value {
+    let info = plugin.info();
+    json!({
+        "name": info.name,
+        "version": info.version,
+        "description": info.description,
+        "configSchema": info.config_schema,
+        "capabilities": info.capabilities,
+        "grants": plugin.grants().to_strings(),
+        "limits": plugin.limits(),
+        "sha256": plugin.sha256(),
+        "size": plugin.size(),
+        "builtin": builtin,
+        "installedAt": installed_at.map(|t| iso(t as u64)),
+    })
+}
+
+async fn views(state: &AppState, name: Option<&str>) -> Result<Vec<Value>, ApiError> {
+    let installed: HashMap<String, i64> = plugins::list(state.store.pool())
+        .await?
+        .into_iter()
+        .map(|r| (format!("{}@{}", r.name, r.version), r.installed_at))
+        .collect();
+    let registry = state.engine.runtime().registry();
+    Ok(registry
+        .list()
+        .iter()
+        .filter(|p| name.is_none_or(|n| p.info().name == n))
+        .map(|p| view(p, registry.is_builtin(&p.info().name), installed.get(p.id()).copied()))
+        .collect())
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({ "data": views(&state, None).await? })))
+}
+
+async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let found = views(&state, Some(&name)).await?;
+    if found.is_empty() {
+        return Err(ApiError::not_found("plugin", &name));
+    }
+    Ok(Json(json!({ "name": name, "versions": found })))
+}
+
+fn settings(query: &[(String, String)]) -> Result<(Vec<String>, LimitOverrides), ApiError> {
+    let mut grants = Vec::new();
+    let mut limits = LimitOverrides::default();
+    for (key, value) in query {
+        let number = || {
+            value.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query parameter `{key}` must be a positive integer, got {value:?}"
+                ))
+            })
+        };
+        match key.as_str() {
+            "grant" => grants.push(value.clone()),
+            "fuel" => limits.fuel = Some(number()?),
+            "memoryBytes" => limits.memory_bytes = Some(number()?),
+            "timeMs" => limits.time_ms = Some(number()?),
+            "outputBytes" => limits.output_bytes = Some(number()?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown query parameter `{other}` (known: grant, fuel, memoryBytes, timeMs, outputBytes)"
+                )));
+            }
+        }
+    }
+    Ok((grants, limits))
+}
+
+fn install_error(e: InstallError) -> ApiError {
+    match e {
+        InstallError::Load(LoadError::NotWasm) => {
+            ApiError::bad_request(format!("plugin rejected: {}", LoadError::NotWasm))
+        }
+        InstallError::Load(LoadError::Internal(e)) => ApiError::internal(e),
+        InstallError::Load(e) => ApiError::invalid(format!("plugin rejected: {e}")),
+        InstallError::Settings(e) => ApiError::invalid(e),
+        e @ (InstallError::Builtin(_) | InstallError::Conflict(..) | InstallError::InUse(..)) => {
+            ApiError::conflict(e.to_string())
+        }
+        InstallError::NotFound(id) => ApiError::not_found("plugin", &id),
+        InstallError::Store(e) => ApiError::internal(e),
+    }
+}
+
+async fn install(
+    State(state): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if !content_type.is_empty()
+        && !content_type.starts_with("application/wasm")
+        && !content_type.starts_with("application/octet-stream")
+    {
+        return Err(ApiError::bad_request(format!(
+            "content-type `{content_type}`: send the component as application/wasm, with grants and limits as query parameters"
+        )));
+    }
+    let (grants, limits) = settings(&query)?;
+    let bytes = Bytes::from_request(request, &state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(COMPONENT_LIMIT)
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
+    let runtime = state.engine.runtime();
+    let (plugin, created) =
+        installs::install(&state.store, runtime, &bytes, &grants, limits).await.map_err(install_error)?;
+    let installed_at = plugins::get(state.store.pool(), &plugin.info().name, &plugin.info().version)
+        .await?
+        .map(|r| r.installed_at);
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(view(&plugin, false, installed_at))))
+}
+
+async fn uninstall(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    installs::uninstall(&state.store, state.engine.runtime(), &name, &version)
+        .await
+        .map_err(install_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

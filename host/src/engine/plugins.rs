@@ -1,0 +1,158 @@
+//! Installed plugins: install and uninstall (database row + registry, never
+//! one without the other), loading them at start, and following the installs
+//! of other hosts that share the database.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::runtime::{Grants, LimitOverrides, LoadError, Plugin, Runtime};
+use crate::store::Store;
+use crate::store::ids::now_ms;
+use crate::store::plugins::{self, PluginRow};
+
+/// How often a host looks for plugins installed or removed by another host.
+pub const SYNC_EVERY: Duration = Duration::from_secs(2);
+
+/// Why an install or uninstall was refused.
+#[derive(Debug, Error)]
+pub enum InstallError {
+    /// The component is not a usable plugin.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A grant or limit is not acceptable.
+    #[error("{0}")]
+    Settings(String),
+    /// The name belongs to a built-in plugin.
+    #[error("`{0}` is a built-in plugin; choose another name")]
+    Builtin(String),
+    /// The same name and version is installed with other bytes.
+    #[error("plugin `{0}` is already installed with different bytes (sha256 {1}); bump the version")]
+    Conflict(String, String),
+    /// Not installed.
+    #[error("plugin `{0}` is not installed")]
+    NotFound(String),
+    /// Used by ACTIVE workflows.
+    #[error("plugin `{0}` is used by ACTIVE workflows: {1}")]
+    InUse(String, String),
+    /// Storage failed.
+    #[error("storage error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// Installs a component: compile, check the world, `describe()`, check the
+/// schema, store, register. Returns the plugin and whether it was new (an
+/// identical re-install is a no-op).
+pub async fn install(
+    store: &Store,
+    runtime: &Runtime,
+    bytes: &[u8],
+    grants: &[String],
+    limits: LimitOverrides,
+) -> Result<(Arc<Plugin>, bool), InstallError> {
+    let parsed = Grants::parse(grants).map_err(|e| InstallError::Settings(format!("grant: {e}")))?;
+    let problems = runtime.limits().check(&limits);
+    if !problems.is_empty() {
+        return Err(InstallError::Settings(problems.join("; ")));
+    }
+    let plugin = runtime.load(bytes, Some(parsed), limits).await?;
+    let info = plugin.info();
+    if runtime.registry().is_builtin(&info.name) {
+        return Err(InstallError::Builtin(info.name.clone()));
+    }
+    if let Some(existing) = plugins::get(store.pool(), &info.name, &info.version).await? {
+        if existing.sha256 == plugin.sha256() {
+            return Ok((plugin, false));
+        }
+        return Err(InstallError::Conflict(plugin.id().to_owned(), existing.sha256));
+    }
+    let row = PluginRow {
+        name: info.name.clone(),
+        version: info.version.clone(),
+        description: info.description.clone(),
+        config_schema: info.config_schema.to_string(),
+        requested: serde_json::to_string(&info.capabilities).unwrap_or_else(|_| "[]".into()),
+        granted: serde_json::to_string(&plugin.grants().to_strings()).unwrap_or_else(|_| "[]".into()),
+        limits: serde_json::to_string(&limits).unwrap_or_else(|_| "{}".into()),
+        sha256: plugin.sha256().to_owned(),
+        size: bytes.len() as i64,
+        installed_at: now_ms() as i64,
+    };
+    // Stored first: a failed insert leaves nothing registered.
+    plugins::insert(store.pool(), &row, bytes).await?;
+    runtime.registry().insert(plugin.clone());
+    Ok((plugin, true))
+}
+
+/// Removes `name@version` unless an ACTIVE workflow uses it.
+pub async fn uninstall(
+    store: &Store,
+    runtime: &Runtime,
+    name: &str,
+    version: &str,
+) -> Result<(), InstallError> {
+    let id = format!("{name}@{version}");
+    if runtime.registry().is_builtin(name) {
+        return Err(InstallError::Builtin(name.to_owned()));
+    }
+    if plugins::get(store.pool(), name, version).await?.is_none() {
+        return Err(InstallError::NotFound(id));
+    }
+    let users = plugins::active_users(store.pool(), &id).await?;
+    if !users.is_empty() {
+        return Err(InstallError::InUse(id, users.join(", ")));
+    }
+    plugins::delete(store.pool(), name, version).await?;
+    runtime.registry().remove(name, version);
+    Ok(())
+}
+
+/// Loads into the registry every stored plugin it does not have, and drops
+/// those no longer stored. Returns how many were loaded.
+pub async fn sync(store: &Store, runtime: &Runtime) -> Result<usize, sqlx::Error> {
+    let rows = plugins::list(store.pool()).await?;
+    let stored: HashSet<String> = rows.iter().map(|r| format!("{}@{}", r.name, r.version)).collect();
+    for plugin in runtime.registry().list() {
+        let info = plugin.info();
+        if !runtime.registry().is_builtin(&info.name) && !stored.contains(plugin.id()) {
+            runtime.registry().remove(&info.name, &info.version);
+        }
+    }
+    let mut loaded = 0;
+    for row in rows {
+        let id = format!("{}@{}", row.name, row.version);
+        if runtime.registry().resolve(&id).is_some_and(|p| p.sha256() == row.sha256) {
+            continue;
+        }
+        let Some(bytes) = plugins::component(store.pool(), &row.name, &row.version).await? else { continue };
+        let grants: Vec<String> = serde_json::from_str(&row.granted).unwrap_or_default();
+        let limits: LimitOverrides = serde_json::from_str(&row.limits).unwrap_or_default();
+        let loaded_plugin = match Grants::parse(&grants) {
+            Ok(grants) => runtime.load(&bytes, Some(grants), limits).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match loaded_plugin {
+            Ok(plugin) => {
+                runtime.registry().insert(plugin);
+                loaded += 1;
+            }
+            Err(e) => tracing::error!("stored plugin `{id}` does not load: {e}"),
+        }
+    }
+    Ok(loaded)
+}
+
+/// Follows other hosts' installs until `stop` is cancelled.
+pub async fn follow(store: Store, runtime: Arc<Runtime>, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(SYNC_EVERY) => {}
+        }
+        if let Err(e) = sync(&store, &runtime).await {
+            tracing::error!("plugin sync: {e}");
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The `plugins` table: installed components and their settings.
+
+use sqlx::{FromRow, SqlitePool};
+
+/// An installed plugin, without its bytes.
+#[derive(Debug, Clone, FromRow)]
+#[sqlx(rename_all = "camelCase")]
+pub struct PluginRow {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Config schema JSON.
+    pub config_schema: String,
+    /// Requested capabilities, JSON list.
+    pub requested: String,
+    /// Granted capabilities, JSON list.
+    pub granted: String,
+    /// Limit overrides, JSON.
+    pub limits: String,
+    /// Hex sha256 of the component.
+    pub sha256: String,
+    /// Component size, bytes.
+    pub size: i64,
+    /// Unix ms.
+    pub installed_at: i64,
+}
+
+const COLUMNS: &str =
+    "name, version, description, configSchema, requested, granted, limits, sha256, size, installedAt";
+
+/// Stores a plugin with its component bytes.
+pub async fn insert(pool: &SqlitePool, row: &PluginRow, component: &[u8]) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO plugins ({COLUMNS}, component) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&row.name)
+    .bind(&row.version)
+    .bind(&row.description)
+    .bind(&row.config_schema)
+    .bind(&row.requested)
+    .bind(&row.granted)
+    .bind(&row.limits)
+    .bind(&row.sha256)
+    .bind(row.size)
+    .bind(row.installed_at)
+    .bind(component)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Every installed plugin, by name and version.
+pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<PluginRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins ORDER BY name, installedAt")).fetch_all(pool).await
+}
+
+/// One version.
+pub async fn get(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Result<Option<PluginRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE name = ? AND version = ?"))
+        .bind(name)
+        .bind(version)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The component bytes of one version.
+pub async fn component(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar("SELECT component FROM plugins WHERE name = ? AND version = ?")
+        .bind(name)
+        .bind(version)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Removes one version; returns whether it existed.
+pub async fn delete(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM plugins WHERE name = ? AND version = ?")
+        .bind(name)
+        .bind(version)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// ACTIVE workflows whose resolved step types include `plugin_id` (`name@version`).
+pub async fn active_users(pool: &SqlitePool, plugin_id: &str) -> sqlx::Result<Vec<String>> {
+    let needle = serde_json::to_string(plugin_id).unwrap_or_default();
+    sqlx::query_scalar(
+        "SELECT id FROM workflows WHERE status = 'ACTIVE' AND resolvedTypes IS NOT NULL AND instr(resolvedTypes, ?) > 0",
+    )
+    .bind(needle)
+    .fetch_all(pool)
+    .await
+}
