@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 use weft::cli::bench::{self, BenchArgs};
+use weft::cli::client::{Client, ServerArgs};
+use weft::cli::plugin::{self, PluginCommand};
 use weft::cli::serve::{self, ServeArgs};
+use weft::cli::workflow::{self, RunCommand, WorkflowCommand};
 use weft::runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
@@ -10,6 +13,8 @@ use weft::runtime::{Runtime, RuntimeConfig};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(Subcommand)]
@@ -20,6 +25,15 @@ enum Command {
     Builtins,
     /// Load a running host over HTTP and report throughput, latency and memory.
     Bench(BenchArgs),
+    /// Write, build, install and list step plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Apply, list and trigger workflows.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Show runs.
+    #[command(subcommand)]
+    Run(RunCommand),
 }
 
 #[tokio::main]
@@ -30,9 +44,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plugin(command) => plugin::run(command, &cli.server).await?,
+        Command::Workflow(command) => workflow::workflow(&Client::new(&cli.server)?, command).await?,
+        Command::Run(command) => workflow::run(&Client::new(&cli.server)?, command).await?,
         Command::Serve(args) => serve::run(args).await?,
-        Command::Bench(args) => bench::run(args).await?,
+        Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             println!("{:<14} {:<8} {:<10} DESCRIPTION", "NAME", "VERSION", "GRANTS");

@@ -17,12 +17,6 @@ use serde_json::{Value, json};
 /// Flags of `weft bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The host to load.
-    #[arg(long, env = "WEFT_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
-    /// API token.
-    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
-    pub token: String,
     /// What to measure.
     #[command(subcommand)]
     pub mode: Mode,
@@ -93,11 +87,12 @@ impl Client {
 }
 
 /// Runs the benchmark and prints its report.
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow::Result<()> {
+    let token = server.token.clone().context("no API token: pass --token or set WEFT_TOKEN")?;
     let client = Arc::new(Client {
         http: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
-        server: args.server.trim_end_matches('/').to_owned(),
-        token: args.token,
+        server: server.server.trim_end_matches('/').to_owned(),
+        token,
     });
     match args.mode {
         Mode::Runs { runs, concurrency, rate } => bench_runs(client, runs, concurrency, rate).await,

@@ -1,4 +1,7 @@
 //! The `weft` command line.
 
 pub mod bench;
+pub mod client;
+pub mod plugin;
 pub mod serve;
+pub mod workflow;
