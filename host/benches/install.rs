@@ -1,0 +1,85 @@
+//! Installing plugins: a 2 MB component through the same path as
+//! `POST /api/plugins` (compile, check, describe, store, register), and a
+//! restart with a dozen installed plugins, ready from the compiled cache.
+//!
+//! `cargo bench -p weft --bench install`
+
+use std::time::{Duration, Instant};
+
+use weft::engine::plugins;
+use weft::runtime::{LimitOverrides, Runtime, RuntimeConfig, builtin};
+use weft::store::Store;
+
+fn component(name: &str) -> Vec<u8> {
+    let (_, path) = builtin::TEST_PLUGINS.iter().find(|(n, _)| *n == name).expect("test plugin is built");
+    std::fs::read(path).expect("read test plugin")
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test --benches` builds this; only `cargo bench` runs it
+    }
+    let executor =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    executor.block_on(async {
+        let big = component("render");
+        let mut installs = Vec::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display())).await.unwrap();
+            let config = RuntimeConfig { cache_dir: Some(dir.path().join("cache")), ..RuntimeConfig::default() };
+            let runtime = Runtime::new(config).unwrap();
+            let start = Instant::now();
+            plugins::install(&store, &runtime, &big, &[], LimitOverrides::default()).await.unwrap();
+            installs.push(start.elapsed());
+        }
+        println!(
+            "install of a {:.1} MB component (compile, describe, store, register): median {:.0} ms, max {:.0} ms over {} fresh hosts",
+            big.len() as f64 / 1e6,
+            ms(median(installs.clone())),
+            ms(*installs.iter().max().unwrap()),
+            installs.len()
+        );
+
+        // A host with a dozen installed plugins (the built-ins' components
+        // installed as ordinary plugins, plus the test plugins), then restarts.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("weft.db").display());
+        let config = RuntimeConfig { cache_dir: Some(dir.path().join("cache")), ..RuntimeConfig::default() };
+        {
+            let store = Store::open(&url).await.unwrap();
+            let runtime = Runtime::new(config.clone()).unwrap();
+            let mut bytes: Vec<Vec<u8>> = builtin::BUILTIN.iter().map(|(_, b)| b.to_vec()).collect();
+            for name in ["render", "greeter-v1", "greeter-v2", "flaky", "hostile", "noop"] {
+                bytes.push(component(name));
+            }
+            for b in &bytes {
+                plugins::install(&store, &runtime, b, &[], LimitOverrides::default()).await.unwrap();
+            }
+        }
+        let mut restarts = Vec::new();
+        let mut loaded = 0;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let store = Store::open(&url).await.unwrap();
+            let runtime = Runtime::new(config.clone()).unwrap();
+            loaded = plugins::sync(&store, &runtime).await.unwrap();
+            restarts.push(start.elapsed());
+            assert_eq!(runtime.compilations(), 0, "a restart compiled code");
+        }
+        println!(
+            "restart with {loaded} installed plugins, ready from the compiled cache: median {:.0} ms, max {:.0} ms",
+            ms(median(restarts.clone())),
+            ms(*restarts.iter().max().unwrap())
+        );
+    });
+}
