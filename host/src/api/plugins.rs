@@ -126,6 +126,15 @@ async fn install(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let content_type =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    // The body is read before anything is checked: answering with a body left
+    // unread makes the server drop the connection under a keep-alive client.
+    let bytes = Bytes::from_request(request, &state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(COMPONENT_LIMIT)
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
     if !content_type.is_empty()
         && !content_type.starts_with("application/wasm")
         && !content_type.starts_with("application/octet-stream")
@@ -135,13 +144,6 @@ async fn install(
         )));
     }
     let (grants, limits) = settings(&query)?;
-    let bytes = Bytes::from_request(request, &state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(COMPONENT_LIMIT)
-        } else {
-            ApiError::bad_request(e.body_text())
-        }
-    })?;
     let runtime = state.engine.runtime();
     let (plugin, created) =
         installs::install(&state.store, runtime, &bytes, &grants, limits).await.map_err(install_error)?;
