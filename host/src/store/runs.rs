@@ -190,24 +190,7 @@ pub async fn advance(conn: &mut SqliteConnection, run: &RunRow, owner: &str) -> 
 
 /// Appends a log row.
 pub async fn insert_log(conn: &mut SqliteConnection, log: &LogRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO workflow_run_logs (id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&log.id)
-    .bind(&log.run_id)
-    .bind(&log.step)
-    .bind(&log.action)
-    .bind(&log.result)
-    .bind(log.created_at)
-    .bind(log.seq)
-    .bind(log.attempt)
-    .bind(log.fuel)
-    .bind(log.duration_us)
-    .bind(log.peak_memory_bytes)
-    .execute(conn)
-    .await
-    .map(|_| ())
+    insert_logs(conn, &[log]).await
 }
 
 /// Appends log rows in one statement.
