@@ -19,6 +19,7 @@ fn test_plugin(name: &str) -> Vec<u8> {
 
 fn input(config: serde_json::Value) -> StepInput {
     StepInput {
+        workflow_id: "wf-1".into(),
         run_id: "run-bench".into(),
         step_id: "noop".into(),
         attempt: 1,

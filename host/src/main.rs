@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the host: REST API, engine and scheduler.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the built-in step plugins with their capabilities.
     Builtins,
     /// Load a running host over HTTP and report throughput, latency and memory.
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Plugin(command) => plugin::run(command, &cli.server).await?,
         Command::Workflow(command) => workflow::workflow(&Client::new(&cli.server)?, command).await?,
         Command::Run(command) => workflow::run(&Client::new(&cli.server)?, command).await?,
-        Command::Serve(args) => serve::run(args).await?,
+        Command::Serve(args) => serve::run(*args).await?,
         Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {
             let runtime = Runtime::new(RuntimeConfig::default())?;

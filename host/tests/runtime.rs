@@ -27,6 +27,7 @@ fn runtime() -> Runtime {
 
 fn input(config: Value, context: Value) -> StepInput {
     StepInput {
+        workflow_id: "wf-1".into(),
         run_id: "run-1".into(),
         step_id: "step-1".into(),
         attempt: 1,
@@ -359,7 +360,8 @@ async fn granted_kv_is_durable_and_namespaced_per_plugin() {
     let url = format!("sqlite://{}", dir.path().join("kv.db").display());
     for (round, before) in [(1, Value::Null), (2, json!("one"))] {
         let store = Store::open(&url).await.unwrap();
-        let backends = Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))) };
+        let backends =
+            Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))), ..Backends::default() };
         let rt = Runtime::new(RuntimeConfig { backends, ..RuntimeConfig::default() }).unwrap();
         let p = hostile(&rt, &["kv"]).await;
         let value = if round == 1 { "one" } else { "two" };

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod python;
+pub mod receiver;
+pub mod smtp;
+
 /// The token every test host accepts.
 pub const TOKEN: &str = "test-admin-token";
 
@@ -48,6 +52,7 @@ pub struct Host {
     pub dir: Arc<tempfile::TempDir>,
     client: reqwest::Client,
     printed: Arc<std::sync::Mutex<Vec<String>>>,
+    logged: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// How to start a host.
@@ -93,7 +98,7 @@ impl Host {
             .env("RUST_LOG", "weft=info,warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         if !options.no_admin_token {
             cmd.env("WEFT_ADMIN_TOKEN", TOKEN);
         }
@@ -102,6 +107,15 @@ impl Host {
         }
         let mut child = cmd.spawn().expect("start weft");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let logged = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log_lines = logged.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[weft] {line}");
+                log_lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let printed = Arc::new(std::sync::Mutex::new(Vec::new()));
         let lines = printed.clone();
@@ -121,7 +135,48 @@ impl Host {
                 panic!("weft did not start listening");
             }
         };
-        Self { child: Some(child), base, dir, client: reqwest::Client::new(), printed }
+        Self { child: Some(child), base, dir, client: reqwest::Client::new(), printed, logged }
+    }
+
+    /// The log lines (stderr) the host wrote so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.logged.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Subscribes to a Server-Sent Events endpoint; events arrive as
+    /// `(event, data)` on the returned channel.
+    pub async fn sse(&self, path: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
+        let mut resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("sse request");
+        assert_eq!(resp.status().as_u16(), 200, "sse status");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let (mut event, mut data) = (String::from("message"), Vec::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                        }
+                    }
+                    if !data.is_empty() && tx.send((event, data.join("\n"))).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
     }
 
     /// What the host printed on stdout so far.

@@ -1,10 +1,12 @@
 //! The REST API: one router per resource, merged here, behind bearer auth.
 
 pub mod auth;
+mod email_templates;
 pub mod error;
 mod events;
 mod health;
 pub mod json;
+mod notifications;
 mod page;
 mod plugins;
 mod runs;
@@ -16,6 +18,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 
+use crate::effects::Notifier;
 use crate::engine::Engine;
 use crate::store::Store;
 
@@ -28,6 +31,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Accepted tokens.
     pub auth: auth::Auth,
+    /// Notifications, for the SSE stream.
+    pub notifier: Notifier,
 }
 
 /// The whole HTTP application.
@@ -37,6 +42,8 @@ pub fn app(state: AppState) -> Router {
         .merge(runs::router())
         .merge(plugins::router())
         .merge(events::router())
+        .merge(email_templates::router())
+        .merge(notifications::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)

@@ -8,6 +8,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::api::{self, AppState, auth::Auth};
+use crate::effects::{
+    AllowList, HttpClient, HttpConfig, Mailer, Notifier, Secret, SigningKey, SmtpConfig, SmtpTls,
+};
 use crate::engine::{Engine, EngineConfig};
 use crate::runtime::{Backends, Runtime, RuntimeConfig};
 use crate::store::{SqliteKv, Store};
@@ -35,6 +38,73 @@ pub struct ServeArgs {
     /// the capabilities it asks for: the operator vouches for them.
     #[arg(long, env = "WEFT_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Special-purpose destinations outbound HTTP may reach (loopback, private,
+    /// link-local and metadata ranges are refused otherwise): comma-separated
+    /// host names, addresses and CIDRs.
+    #[arg(long, env = "WEFT_HTTP_ALLOW", default_value = "")]
+    pub http_allow: String,
+    /// Secret that signs webhooks (Standard Webhooks), as `whsec_<base64>`.
+    #[arg(long, env = "WEFT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+    /// Most time an outbound HTTP request may take, ms.
+    #[arg(long, env = "WEFT_HTTP_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_timeout_ms: u64,
+    /// Largest outbound request and response body, bytes.
+    #[arg(long, env = "WEFT_HTTP_MAX_BYTES", default_value_t = 1 << 20)]
+    pub http_max_bytes: usize,
+    /// SMTP relay host; email steps fail with "not configured" without one.
+    #[arg(long, env = "WEFT_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP relay port (default: 25, 587 or 465 after `--smtp-tls`).
+    #[arg(long, env = "WEFT_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// SMTP transport security.
+    #[arg(long, env = "WEFT_SMTP_TLS", value_enum, default_value = "starttls")]
+    pub smtp_tls: SmtpTls,
+    /// SMTP user name.
+    #[arg(long, env = "WEFT_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// SMTP password.
+    #[arg(long, env = "WEFT_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+    /// Default sender address.
+    #[arg(long, env = "WEFT_SMTP_FROM", default_value = "weft@localhost")]
+    pub smtp_from: String,
+}
+
+/// The capability backends from the flags.
+fn backends(args: &ServeArgs, store: &Store, notifier: &Notifier) -> anyhow::Result<Backends> {
+    let allow = AllowList::parse(&args.http_allow).map_err(|e| anyhow::anyhow!("WEFT_HTTP_ALLOW: {e}"))?;
+    let secret = match &args.webhook_secret {
+        Some(secret) => {
+            Some(SigningKey::parse(&secret.0).map_err(|e| anyhow::anyhow!("WEFT_WEBHOOK_SECRET: {e}"))?)
+        }
+        None => None,
+    };
+    let http = HttpClient::new(HttpConfig {
+        allow,
+        secret,
+        max_request_bytes: args.http_max_bytes,
+        max_response_bytes: args.http_max_bytes,
+        max_timeout: Duration::from_millis(args.http_timeout_ms.max(1)),
+        default_timeout: Duration::from_millis(args.http_timeout_ms.clamp(1, 10_000)),
+        ..HttpConfig::default()
+    })?;
+    let smtp = args.smtp_host.as_ref().map(|host| SmtpConfig {
+        host: host.clone(),
+        port: args.smtp_port,
+        tls: args.smtp_tls,
+        user: args.smtp_user.clone(),
+        password: args.smtp_password.clone(),
+        from: args.smtp_from.clone(),
+        timeout: Duration::from_secs(30),
+    });
+    Ok(Backends {
+        kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))),
+        http: Some(Arc::new(http)),
+        email: Some(Arc::new(Mailer::new(store.pool().clone(), smtp)?)),
+        notify: Some(Arc::new(notifier.clone())),
+    })
 }
 
 /// Loads every `*.wasm` of `dir` into the registry.
@@ -71,7 +141,8 @@ fn default_cache_dir(database_url: &str) -> PathBuf {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.database_url).await?;
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
-    let backends = Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))) };
+    let notifier = Notifier::new(store.pool().clone());
+    let backends = backends(&args, &store, &notifier)?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         cache_dir: Some(cache_dir),
         backends,
@@ -94,7 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
     println!("weft listening on http://{addr}");
-    let app = api::app(AppState { store, engine: engine.clone(), auth });
+    let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
     axum::serve(listener, app).with_graceful_shutdown(signal()).await?;
     tracing::info!("draining runs in flight");
     engine.shutdown().await;

@@ -140,6 +140,7 @@ async fn attempt_step(
         return fail(format!("config does not match the schema of `{}`: {}", plugin.id(), errors.join("; ")));
     }
     let input = StepInput {
+        workflow_id: snapshot.workflow_id.clone(),
         run_id: row.id.clone(),
         step_id: step.id.clone(),
         attempt,

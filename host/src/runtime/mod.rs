@@ -28,16 +28,20 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use cache::CodeSource;
-pub use capability::{Backends, Capability, Grants, KvBackend};
+pub use capability::{
+    Backends, Capability, EmailBackend, EmailError, EmailMessage, Grants, HttpBackend, HttpError,
+    HttpRequest, HttpResponse, KvBackend, NewNotification, NotifyBackend, RenderedEmail, Signing,
+};
 pub use error::{LoadError, StepFailure};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;
 pub use registry::Registry;
+pub use state::Caller;
 pub use step::StepReport;
 pub use types::{LogLevel, LogLine, Outcome, PluginInfo, StepInput, Usage};
 
 use bindings::{StepPlugin, StepPluginPre};
-use state::{Caller, StepData, StepState};
+use state::{StepData, StepState};
 
 /// The built-in plugins, embedded at build time (see `host/build.rs`).
 pub mod builtin {
@@ -180,7 +184,7 @@ impl Runtime {
         let stdout = output::CapturedOutput::new(step::CAPTURE_BYTES);
         let stderr = output::CapturedOutput::new(step::CAPTURE_BYTES);
         let mut store =
-            step::new_store(&attempt, caller, &limits, String::new(), &stdout, &stderr, Instant::now())
+            step::new_store(&attempt, caller, &limits, Default::default(), &stdout, &stderr, Instant::now())
                 .map_err(|e| LoadError::Internal(e.to_string()))?;
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;

@@ -8,7 +8,7 @@ use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capability::{Backends, Grants};
-use super::types::LogLine;
+use super::types::{LogLevel, LogLine};
 
 /// Most log lines and bytes per line kept per attempt.
 pub const MAX_LOG_LINES: usize = 1_000;
@@ -24,6 +24,29 @@ pub struct Caller {
     pub name: String,
     /// What the plugin may call.
     pub grants: Grants,
+}
+
+/// Which step attempt is calling, for what capabilities record (notifications
+/// carry their workflow and run).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Step id.
+    pub step_id: String,
+}
+
+impl Origin {
+    /// The origin of an attempt of `input`.
+    pub fn of(input: &super::types::StepInput) -> Self {
+        Self {
+            workflow_id: input.workflow_id.clone(),
+            run_id: input.run_id.clone(),
+            step_id: input.step_id.clone(),
+        }
+    }
 }
 
 /// Caps linear memory and tables of one store, and records the peak.
@@ -84,18 +107,27 @@ pub struct StepState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) caller: Arc<Caller>,
     pub(crate) backends: Arc<Backends>,
-    pub(crate) run_id: String,
+    pub(crate) origin: Origin,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) logs_dropped: u64,
 }
 
 impl StepState {
+    /// Adds a line to the attempt's log, as the host (not the plugin) says it.
+    pub(crate) fn host_log(&mut self, level: LogLevel, message: String) {
+        if self.logs.len() >= MAX_LOG_LINES {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.logs.push(LogLine { level, message });
+    }
+
     pub(crate) fn new(
         wasi: WasiCtx,
         memory_limit: u64,
         caller: Arc<Caller>,
         backends: Arc<Backends>,
-        run_id: String,
+        origin: Origin,
     ) -> Self {
         Self {
             wasi,
@@ -103,7 +135,7 @@ impl StepState {
             limiter: MemoryLimiter::new(memory_limit),
             caller,
             backends,
-            run_id,
+            origin,
             logs: Vec::new(),
             logs_dropped: 0,
         }

@@ -14,7 +14,7 @@ use super::error::StepFailure;
 use super::limits::Limits;
 use super::output::CapturedOutput;
 use super::plugin::Plugin;
-use super::state::{Caller, StepState};
+use super::state::{Caller, Origin, StepState};
 use super::types::{LogLine, Outcome, StepInput, Usage};
 
 /// Bytes of stdout and of stderr kept per attempt.
@@ -56,7 +56,7 @@ pub(crate) fn new_store(
     a: &Attempt<'_>,
     caller: Arc<Caller>,
     limits: &Limits,
-    run_id: String,
+    origin: Origin,
     stdout: &CapturedOutput,
     stderr: &CapturedOutput,
     started: Instant,
@@ -64,7 +64,7 @@ pub(crate) fn new_store(
     // No preopened directories, no environment, no args, no network: the
     // builder inherits nothing and denies sockets unless told otherwise.
     let wasi: WasiCtx = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
-    let state = StepState::new(wasi, limits.memory_bytes, caller, a.backends.clone(), run_id);
+    let state = StepState::new(wasi, limits.memory_bytes, caller, a.backends.clone(), origin);
     let mut store = Store::new(a.engine, state);
     store.limiter(|s| &mut s.limiter);
     if a.meter_fuel {
@@ -88,27 +88,20 @@ pub(crate) async fn run(a: Attempt<'_>, plugin: &Plugin, input: &StepInput, limi
     let started = Instant::now();
     let stdout = CapturedOutput::new(CAPTURE_BYTES);
     let stderr = CapturedOutput::new(CAPTURE_BYTES);
-    let mut store = match new_store(
-        &a,
-        plugin.caller.clone(),
-        &limits,
-        input.run_id.clone(),
-        &stdout,
-        &stderr,
-        started,
-    ) {
-        Ok(store) => store,
-        Err(e) => {
-            return StepReport {
-                plugin: plugin.id().to_owned(),
-                result: Err(StepFailure::Host(e.to_string())),
-                usage: Usage::default(),
-                logs: Vec::new(),
-                stdout: String::new(),
-                stderr: String::new(),
-            };
-        }
-    };
+    let mut store =
+        match new_store(&a, plugin.caller.clone(), &limits, Origin::of(input), &stdout, &stderr, started) {
+            Ok(store) => store,
+            Err(e) => {
+                return StepReport {
+                    plugin: plugin.id().to_owned(),
+                    result: Err(StepFailure::Host(e.to_string())),
+                    usage: Usage::default(),
+                    logs: Vec::new(),
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+            }
+        };
     let wit_input = wit_types::StepInput::from(input);
     let call = async {
         let instance = plugin.pre.instantiate_async(&mut store).await?;

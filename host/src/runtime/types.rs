@@ -9,6 +9,8 @@ use serde_json::Value;
 /// `context` are JSON text, rendered and serialized once by the engine.
 #[derive(Debug, Clone, Default)]
 pub struct StepInput {
+    /// Workflow id (host side only: capabilities record it, the plugin sees the context).
+    pub workflow_id: String,
     /// Run id.
     pub run_id: String,
     /// Step id in the definition.

@@ -1,8 +1,10 @@
 //! Persistence on SQLite (WAL), through sqlx with runtime-checked queries.
 
 pub mod commit;
+pub mod email_templates;
 pub mod ids;
 mod kv;
+pub mod notifications;
 pub mod plugins;
 pub mod runs;
 pub mod tokens;

@@ -25,7 +25,7 @@ impl Host for StepState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        tracing::debug!(plugin = %self.caller.plugin, run = %self.run_id, ?level, "{message}");
+        tracing::debug!(plugin = %self.caller.plugin, run = %self.origin.run_id, ?level, "{message}");
         self.logs.push(LogLine { level, message });
         Ok(())
     }

@@ -15,7 +15,13 @@ use std::sync::Arc;
 
 pub use grants::{Capability, Grants};
 
-use super::state::StepState;
+pub use super::bindings::weft::plugin::email::{
+    EmailError, Message as EmailMessage, Rendered as RenderedEmail,
+};
+pub use super::bindings::weft::plugin::http::{
+    HttpError, Request as HttpRequest, Response as HttpResponse, Signing,
+};
+use super::state::{Caller, StepState};
 
 /// A boxed future, for the object-safe backend traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -37,12 +43,68 @@ pub trait KvBackend: Send + Sync {
     fn list<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>>;
 }
 
+/// Outbound HTTP behind the `http` interface. The capability has checked the
+/// grant; the backend checks the host list of `caller` again on every redirect.
+pub trait HttpBackend: Send + Sync {
+    /// Sends `req` and reads its response.
+    fn send<'a>(
+        &'a self,
+        caller: &'a Caller,
+        req: HttpRequest,
+    ) -> BoxFuture<'a, Result<HttpResponse, HttpError>>;
+}
+
+/// Stored templates and the SMTP relay behind the `email` interface.
+pub trait EmailBackend: Send + Sync {
+    /// Renders the stored template `slug` with `data` (a JSON object).
+    fn render<'a>(
+        &'a self,
+        slug: &'a str,
+        data: serde_json::Value,
+    ) -> BoxFuture<'a, Result<RenderedEmail, EmailError>>;
+    /// Sends `msg`; returns its message id.
+    fn send<'a>(&'a self, msg: EmailMessage) -> BoxFuture<'a, Result<String, EmailError>>;
+}
+
+/// A notification to store, with where it came from.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    /// Short title.
+    pub title: String,
+    /// Longer text.
+    pub body: Option<String>,
+    /// `info`, `success`, `warning` or `error`.
+    pub level: &'static str,
+    /// A link to open.
+    pub link: Option<String>,
+    /// Extra JSON data.
+    pub data: Option<serde_json::Value>,
+    /// The workflow of the run that created it.
+    pub workflow_id: String,
+    /// The run that created it.
+    pub run_id: String,
+    /// The step that created it.
+    pub step_id: String,
+}
+
+/// The notification store behind the `notify` interface.
+pub trait NotifyBackend: Send + Sync {
+    /// Stores (and publishes) a notification; returns its id.
+    fn create(&self, n: NewNotification) -> BoxFuture<'_, Result<String, String>>;
+}
+
 /// The implementations behind the capabilities. A capability without one
 /// answers "not configured on this host" to plugins granted it.
 #[derive(Default, Clone)]
 pub struct Backends {
     /// The `kv` store.
     pub kv: Option<Arc<dyn KvBackend>>,
+    /// Outbound HTTP.
+    pub http: Option<Arc<dyn HttpBackend>>,
+    /// Email templates and SMTP.
+    pub email: Option<Arc<dyn EmailBackend>>,
+    /// In-app notifications.
+    pub notify: Option<Arc<dyn NotifyBackend>>,
 }
 
 fn not_configured(capability: Capability) -> String {
