@@ -269,6 +269,61 @@ impl Host {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// Sends raw bytes with a content type and the admin token.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Installs through `POST /api/plugins` as `multipart/form-data`: a
+    /// `component` part and, when given, a JSON `settings` part.
+    pub async fn install_multipart(
+        &self,
+        bytes: Vec<u8>,
+        settings: Option<&str>,
+        query: &str,
+    ) -> (u16, Value) {
+        let component = reqwest::multipart::Part::bytes(bytes)
+            .file_name("plugin.wasm")
+            .mime_str("application/wasm")
+            .expect("mime");
+        let mut form = reqwest::multipart::Form::new().part("component", component);
+        if let Some(settings) = settings {
+            let part = reqwest::multipart::Part::text(settings.to_owned())
+                .mime_str("application/json")
+                .expect("mime");
+            form = form.part("settings", part);
+        }
+        let resp = self
+            .client
+            .post(format!("{}/api/plugins{query}", self.base))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .expect("install request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
     /// GET.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call("GET", path, None).await

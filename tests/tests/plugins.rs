@@ -200,3 +200,46 @@ async fn a_second_host_on_the_same_database_sees_an_install_without_a_restart() 
     let wf = second.create_active(greet_workflow("greeter", None)).await;
     assert_eq!(run_greeting(&second, &wf).await["version"], "1.0.0");
 }
+
+#[tokio::test]
+async fn a_multipart_install_takes_grants_and_limits_from_its_settings_part() {
+    let host = Host::start();
+    let message = |body: &Value| body["error"]["message"].as_str().unwrap_or("").to_owned();
+    let settings =
+        r#"{ "grants": ["kv", "http:api.example.com"], "limits": { "fuel": 5000000000, "timeMs": 2000 } }"#;
+    let (status, body) = host.install_multipart(wasm("greeter-v1"), Some(settings), "").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["grants"], json!(["kv", "http:api.example.com"]));
+    assert_eq!(body["limits"]["fuel"], 5_000_000_000u64);
+    assert_eq!(body["limits"]["timeMs"], 2000);
+    let wf = host.create_active(greet_workflow("greeter@1.0.0", None)).await;
+    assert_eq!(run_greeting(&host, &wf).await["greeting"], "hello ada");
+
+    // Without a settings part the query parameters apply.
+    let (status, body) = host.install_multipart(wasm("greeter-v2"), None, "?grant=kv").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["grants"], json!(["kv"]));
+
+    let (status, body) = host.install_multipart(wasm("noop"), Some(r#"{ "grants": ["disk"] }"#), "").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(message(&body).contains("unknown capability `disk`"), "{body}");
+    let (status, body) =
+        host.install_multipart(wasm("noop"), Some(r#"{ "limits": { "fuel": "lots" } }"#), "").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(message(&body).starts_with("part `settings`: field `limits.fuel`"), "{body}");
+    let (status, body) = host.install_multipart(wasm("noop"), Some("{ not json"), "").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).starts_with("part `settings`: malformed JSON"), "{body}");
+    let (status, body) = host.install_multipart(wasm("noop"), Some("{}"), "?grant=kv").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("not both"), "{body}");
+
+    let form = "--b\r\ncontent-disposition: form-data; name=\"settings\"\r\n\r\n{}\r\n--b--\r\n";
+    let (status, body) = host
+        .call_raw("POST", "/api/plugins", form.as_bytes().to_vec(), "multipart/form-data; boundary=b")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(message(&body), "multipart body: part `component` is missing");
+    let (_, list) = host.get("/api/plugins/noop").await;
+    assert_eq!(list["error"]["code"], "not_found", "nothing was half-installed: {list}");
+}

@@ -63,6 +63,12 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the host's log")
     }
 
+    /// The same error, its message prefixed with where it was found.
+    pub fn prefixed(mut self, context: &str) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
     /// Adds machine-readable details.
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);

@@ -2,15 +2,18 @@
 //!
 //! `POST /api/plugins` takes the component as the body (`application/wasm`),
 //! with grants and limits as query parameters:
-//! `?grant=kv&grant=http:api.example.com&fuel=5000000000&memoryBytes=67108864`.
+//! `?grant=kv&grant=http:api.example.com&fuel=5000000000&memoryBytes=67108864`;
+//! or as `multipart/form-data` with a `component` part and an optional JSON
+//! `settings` part: `{ "grants": ["kv"], "limits": { "fuel": 5000000000 } }`.
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -103,6 +106,46 @@ fn settings(query: &[(String, String)]) -> Result<(Vec<String>, LimitOverrides),
     Ok((grants, limits))
 }
 
+/// The JSON `settings` part of a multipart install.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    grants: Vec<String>,
+    #[serde(default)]
+    limits: LimitOverrides,
+}
+
+/// The component and settings of a `multipart/form-data` install.
+async fn read_multipart(mut form: Multipart) -> Result<(Bytes, Option<Settings>), ApiError> {
+    let bad =
+        |e: axum::extract::multipart::MultipartError| ApiError::bad_request(format!("multipart body: {e}"));
+    let (mut component, mut settings) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "component" if component.is_none() => component = Some(field.bytes().await.map_err(bad)?),
+            "settings" if settings.is_none() => {
+                let text = field.bytes().await.map_err(bad)?;
+                let parsed: Settings =
+                    super::json::parse(&text).map_err(|e| e.prefixed("part `settings`"))?;
+                settings = Some(parsed);
+            }
+            "component" | "settings" => {
+                return Err(ApiError::bad_request(format!("multipart body: part `{name}` appears twice")));
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "multipart body: unknown part `{other}` (known: component, settings)"
+                )));
+            }
+        }
+    }
+    let component =
+        component.ok_or_else(|| ApiError::bad_request("multipart body: part `component` is missing"))?;
+    Ok((component, settings))
+}
+
 fn install_error(e: InstallError) -> ApiError {
     match e {
         InstallError::Load(LoadError::NotWasm) => {
@@ -128,22 +171,41 @@ async fn install(
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     // The body is read before anything is checked: answering with a body left
     // unread makes the server drop the connection under a keep-alive client.
-    let bytes = Bytes::from_request(request, &state).await.map_err(|e| {
+    let (parts, body) = request.into_parts();
+    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), &state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(COMPONENT_LIMIT)
         } else {
             ApiError::bad_request(e.body_text())
         }
     })?;
-    if !content_type.is_empty()
-        && !content_type.starts_with("application/wasm")
-        && !content_type.starts_with("application/octet-stream")
+    let (mut grants, mut limits) = settings(&query)?;
+    let bytes = if content_type.starts_with("multipart/form-data") {
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("multipart body: {}", e.body_text())))?;
+        let (component, from_form) = read_multipart(form).await?;
+        if let Some(from_form) = from_form {
+            if !query.is_empty() {
+                return Err(ApiError::bad_request(
+                    "give grants and limits in the `settings` part or as query parameters, not both",
+                ));
+            }
+            (grants, limits) = (from_form.grants, from_form.limits);
+        }
+        component
+    } else if content_type.is_empty()
+        || content_type.starts_with("application/wasm")
+        || content_type.starts_with("application/octet-stream")
     {
+        bytes
+    } else {
         return Err(ApiError::bad_request(format!(
-            "content-type `{content_type}`: send the component as application/wasm, with grants and limits as query parameters"
+            "content-type `{content_type}`: send the component as application/wasm (settings as query \
+             parameters) or as multipart/form-data (parts `component` and `settings`)"
         )));
-    }
-    let (grants, limits) = settings(&query)?;
+    };
     let runtime = state.engine.runtime();
     let (plugin, created) =
         installs::install(&state.store, runtime, &bytes, &grants, limits).await.map_err(install_error)?;
