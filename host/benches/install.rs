@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use weft::engine::plugins;
-use weft::runtime::{LimitOverrides, Runtime, RuntimeConfig, builtin};
+use weft::runtime::{Compiler, LimitOverrides, Runtime, RuntimeConfig, builtin};
 use weft::store::Store;
 
 fn component(name: &str) -> Vec<u8> {
@@ -32,23 +32,27 @@ fn main() {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     executor.block_on(async {
         let big = component("render");
-        let mut installs = Vec::new();
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display())).await.unwrap();
-            let config = RuntimeConfig { cache_dir: Some(dir.path().join("cache")), ..RuntimeConfig::default() };
-            let runtime = Runtime::new(config).unwrap();
-            let start = Instant::now();
-            plugins::install(&store, &runtime, &big, &[], LimitOverrides::default()).await.unwrap();
-            installs.push(start.elapsed());
+        for compiler in [Compiler::Optimized, Compiler::Fast] {
+            let mut installs = Vec::new();
+            for _ in 0..5 {
+                let dir = tempfile::tempdir().unwrap();
+                let store =
+                    Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display())).await.unwrap();
+                let config =
+                    RuntimeConfig { cache_dir: Some(dir.path().join("cache")), compiler, ..RuntimeConfig::default() };
+                let runtime = Runtime::new(config).unwrap();
+                let start = Instant::now();
+                plugins::install(&store, &runtime, &big, &[], LimitOverrides::default()).await.unwrap();
+                installs.push(start.elapsed());
+            }
+            println!(
+                "install of a {:.1} MB component, compiler {compiler:?} (compile, describe, store, register): median {:.0} ms, max {:.0} ms over {} fresh hosts",
+                big.len() as f64 / 1e6,
+                ms(median(installs.clone())),
+                ms(*installs.iter().max().unwrap()),
+                installs.len()
+            );
         }
-        println!(
-            "install of a {:.1} MB component (compile, describe, store, register): median {:.0} ms, max {:.0} ms over {} fresh hosts",
-            big.len() as f64 / 1e6,
-            ms(median(installs.clone())),
-            ms(*installs.iter().max().unwrap()),
-            installs.len()
-        );
 
         // A host with a dozen installed plugins (the built-ins' components
         // installed as ordinary plugins, plus the test plugins), then restarts.

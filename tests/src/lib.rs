@@ -264,9 +264,7 @@ impl Host {
             .send()
             .await
             .expect("install request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        answer(resp).await
     }
 
     /// Sends raw bytes with a content type and the admin token.
@@ -287,9 +285,7 @@ impl Host {
             .send()
             .await
             .expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        answer(resp).await
     }
 
     /// Installs through `POST /api/plugins` as `multipart/form-data`: a
@@ -319,9 +315,7 @@ impl Host {
             .send()
             .await
             .expect("install request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        answer(resp).await
     }
 
     /// GET.
@@ -380,6 +374,13 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Status and body of a response: JSON when it parses, else the text.
+async fn answer(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 /// The `(step, action)` pairs of a run's logs, in order.

@@ -12,7 +12,7 @@ use crate::effects::{
     AllowList, HttpClient, HttpConfig, Mailer, Notifier, Secret, SigningKey, SmtpConfig, SmtpTls,
 };
 use crate::engine::{Engine, EngineConfig};
-use crate::runtime::{Backends, Runtime, RuntimeConfig};
+use crate::runtime::{Backends, Compiler, Runtime, RuntimeConfig};
 use crate::store::{SqliteKv, Store};
 
 /// Flags of `weft serve`.
@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// the capabilities it asks for: the operator vouches for them.
     #[arg(long, env = "WEFT_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// How plugins are compiled: `optimized` (faster plugins) or `fast`
+    /// (faster installs, slower plugins).
+    #[arg(long, env = "WEFT_COMPILER", value_enum, default_value = "optimized")]
+    pub compiler: Compiler,
     /// Special-purpose destinations outbound HTTP may reach (loopback, private,
     /// link-local and metadata ranges are refused otherwise): comma-separated
     /// host names, addresses and CIDRs.
@@ -145,6 +149,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let backends = backends(&args, &store, &notifier)?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         cache_dir: Some(cache_dir),
+        compiler: args.compiler,
         backends,
         ..RuntimeConfig::default()
     })?);

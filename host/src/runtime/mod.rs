@@ -32,6 +32,7 @@ pub use capability::{
     Backends, Capability, EmailBackend, EmailError, EmailMessage, Grants, HttpBackend, HttpError,
     HttpRequest, HttpResponse, KvBackend, NewNotification, NotifyBackend, RenderedEmail, Signing,
 };
+pub use engine::Compiler;
 pub use error::{LoadError, StepFailure};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;
@@ -57,6 +58,8 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Fuel metering. Only benchmarks turn it off.
     pub meter_fuel: bool,
+    /// How plugins are compiled: faster code or faster installs.
+    pub compiler: Compiler,
     /// Implementations of the host capabilities.
     pub backends: Backends,
 }
@@ -67,6 +70,7 @@ impl Default for RuntimeConfig {
             limits: HostLimits::default(),
             cache_dir: None,
             meter_fuel: true,
+            compiler: Compiler::default(),
             backends: Backends::default(),
         }
     }
@@ -87,7 +91,7 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime with its engine, linker and epoch ticker.
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
-        let engine = engine::build(&config.limits, config.meter_fuel)?;
+        let engine = engine::build(&config.limits, config.meter_fuel, config.compiler)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         StepPlugin::add_to_linker::<StepState, StepData>(&mut linker, |s| s)?;
