@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use weft::runtime::{
-    Backends, CodeSource, Grants, LimitOverrides, Limits, LoadError, Outcome, Plugin, Runtime, RuntimeConfig,
-    StepFailure, StepInput, builtin,
+    Backends, CodeSource, CodeTier, Compiler, Grants, LimitOverrides, Limits, LoadError, Outcome, Plugin,
+    Runtime, RuntimeConfig, StepFailure, StepInput, builtin,
 };
 use weft::store::{SqliteKv, Store};
 
@@ -460,4 +460,37 @@ async fn a_restarted_runtime_reuses_the_compiled_cache() {
     let p = second.load(&bytes, None, LimitOverrides::default()).await.unwrap();
     assert_eq!((p.code_source(), second.compilations()), (CodeSource::Cache, 0));
     assert_eq!(run(&second, &p, json!({})).await, Ok(Outcome::Done(Value::Null)));
+}
+
+#[tokio::test]
+async fn a_tiered_runtime_answers_on_quick_code_then_optimised_code_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        compiler: Compiler::Tiered,
+        ..RuntimeConfig::default()
+    };
+    let bytes = test_plugin("noop");
+
+    let first = Runtime::new(config.clone()).unwrap();
+    let quick = first.load(&bytes, None, LimitOverrides::default()).await.unwrap();
+    assert_eq!(quick.code_tier(), CodeTier::Quick);
+    first.registry().insert(quick.clone());
+    assert_eq!(run(&first, &quick, json!({})).await, Ok(Outcome::Done(Value::Null)));
+    first.upgrades_finished().await;
+    let optimized = first.registry().resolve("noop").unwrap();
+    assert_eq!((optimized.code_tier(), optimized.sha256()), (CodeTier::Optimized, quick.sha256()));
+    assert_eq!(run(&first, &optimized, json!({})).await, Ok(Outcome::Done(Value::Null)));
+    // The quick plugin a run already holds still works after the swap.
+    assert_eq!(run(&first, &quick, json!({})).await, Ok(Outcome::Done(Value::Null)));
+    assert_eq!(first.compilations(), 2);
+    drop((quick, optimized, first));
+
+    // A restart finds optimised code in the cache: no compile, no quick tier.
+    let second = Runtime::new(config).unwrap();
+    let p = second.load(&bytes, None, LimitOverrides::default()).await.unwrap();
+    assert_eq!(
+        (p.code_tier(), p.code_source(), second.compilations()),
+        (CodeTier::Optimized, CodeSource::Cache, 0)
+    );
 }

@@ -146,14 +146,20 @@ impl Host {
     /// Subscribes to a Server-Sent Events endpoint; events arrive as
     /// `(event, data)` on the returned channel.
     pub async fn sse(&self, path: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
-        let mut resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(TOKEN)
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .expect("sse request");
+        self.sse_after(path, None).await
+    }
+
+    /// Like [`Host::sse`], resuming after the event id `last` (`Last-Event-ID`).
+    pub async fn sse_after(
+        &self,
+        path: &str,
+        last: Option<&str>,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
+        let mut req = self.client.get(format!("{}{path}", self.base)).bearer_auth(TOKEN);
+        if let Some(last) = last {
+            req = req.header("last-event-id", last);
+        }
+        let mut resp = req.header("accept", "text/event-stream").send().await.expect("sse request");
         assert_eq!(resp.status().as_u16(), 200, "sse status");
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {

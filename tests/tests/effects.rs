@@ -99,6 +99,24 @@ async fn email_templates_are_managed_over_the_api_and_checked_when_saved() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_builtin_is_granted_only_the_interface_it_needs() {
+    let host = Host::start();
+    for (name, grants) in [
+        ("email", json!(["email"])),
+        ("webhook", json!(["http"])),
+        ("notification", json!(["notify"])),
+        ("condition", json!([])),
+        ("update-field", json!([])),
+        ("wait", json!([])),
+    ] {
+        let (status, body) = host.get(&format!("/api/plugins/{name}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["versions"][0]["grants"], grants, "{name}");
+        assert_eq!(body["versions"][0]["builtin"], true, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_step_sends_a_stored_template_through_a_real_smtp_server() {
     let smtp = SmtpSink::start();
     let host = Host::start_with(Options { env: smtp.env(), ..Options::default() });
@@ -364,18 +382,31 @@ async fn a_notification_from_a_running_workflow_reaches_the_sse_stream() {
     let run = host.wait_for(&run, "COMPLETED", T).await;
     assert_eq!(run["context"]["steps"]["tell"]["notificationId"], n["id"]);
 
+    // A client that reconnects after the first gets the ones it missed.
+    let second = host.trigger(&wf, json!({ "deal": "D-2", "amount": 5 })).await;
+    host.wait_for(&second, "COMPLETED", T).await;
+    let mut resumed = host.sse_after("/api/notifications/stream", n["id"].as_str()).await;
+    let (_, data) = tokio::time::timeout(T, resumed.recv()).await.expect("a replayed event").expect("open");
+    let replayed: Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(
+        (replayed["title"].as_str(), replayed["runId"].as_str()),
+        (Some("Deal D-2 won"), Some(second.as_str()))
+    );
+    assert!(tokio::time::timeout(Duration::from_millis(300), resumed.recv()).await.is_err(), "nothing else");
+
     let (status, page) = host.get("/api/notifications?unread=true").await;
     assert_eq!(status, 200);
-    assert_eq!(page["total"], 1);
-    assert_eq!(page["data"][0]["id"], n["id"]);
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["data"][1]["id"], n["id"]);
     let id = n["id"].as_str().unwrap();
     let (status, read) = host.post(&format!("/api/notifications/{id}/read"), json!({})).await;
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["read"], true);
     let (_, page) = host.get("/api/notifications?unread=true").await;
-    assert_eq!(page["total"], 0);
-    let (_, page) = host.get("/api/notifications?pageSize=1").await;
     assert_eq!(page["total"], 1);
+    assert_eq!(page["data"][0]["title"], "Deal D-2 won");
+    let (_, page) = host.get("/api/notifications?pageSize=1&page=2").await;
+    assert_eq!((page["total"].as_i64(), page["data"][0]["id"].as_str()), (Some(2), n["id"].as_str()));
     let (status, _) = host.post("/api/notifications/nope/read", json!({})).await;
     assert_eq!(status, 404);
     let (status, body) = host.get("/api/notifications?unread=maybe").await;

@@ -1,17 +1,19 @@
 //! `/api/notifications`: list (newest first, `unread=true` to filter), mark
-//! read, and a Server-Sent Events stream of new notifications.
+//! read, and a Server-Sent Events stream of new notifications that resumes
+//! from `Last-Event-ID`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::{Stream, StreamExt};
 
 use super::AppState;
 use super::error::ApiError;
@@ -62,24 +64,38 @@ async fn mark_read(
     Ok(Json(row.view()))
 }
 
+/// Most notifications replayed to a client that reconnects.
+const REPLAY_LIMIT: i64 = 1_000;
+
+fn event(n: &NotificationView) -> Event {
+    Event::default().event("notification").id(n.id.clone()).json_data(n).unwrap_or_else(|e| {
+        Event::default().event("error").data(format!("notification cannot be encoded: {e}"))
+    })
+}
+
 /// Each notification created by this host from now on, as an SSE `notification`
-/// event with the JSON of the notification; a `lagged` event tells a client
-/// that fell behind how many it missed (they are in the list).
+/// event with the JSON of the notification. A client that reconnects with
+/// `Last-Event-ID` first gets what was stored after that id (up to 1,000). A
+/// `lagged` event tells a client that fell behind how many it missed (they are
+/// in the list).
 async fn stream(
     State(state): State<AppState>,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let events = BroadcastStream::new(state.notifier.subscribe()).map(|item| {
-        Ok(match item {
-            Ok(n) => {
-                let id = n.id.clone();
-                Event::default().event("notification").id(id).json_data(&n).unwrap_or_else(|e| {
-                    Event::default().event("error").data(format!("notification cannot be encoded: {e}"))
-                })
-            }
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                Event::default().event("lagged").data(missed.to_string())
-            }
-        })
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let live = BroadcastStream::new(state.notifier.subscribe());
+    let backlog = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        Some(last) => notifications::after(state.store.pool(), last, REPLAY_LIMIT).await?,
+        None => Vec::new(),
+    };
+    let replayed: HashSet<String> = backlog.iter().map(|r| r.id.clone()).collect();
+    let backlog = tokio_stream::iter(backlog.into_iter().map(|row| Ok(event(&row.view()))));
+    let live = live.filter_map(move |item| match item {
+        Ok(n) if replayed.contains(&n.id) => None,
+        Ok(n) => Some(Ok(event(&n))),
+        Err(BroadcastStreamRecvError::Lagged(missed)) => {
+            Some(Ok(Event::default().event("lagged").data(missed.to_string())))
+        }
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(backlog.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

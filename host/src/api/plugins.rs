@@ -48,6 +48,7 @@ fn view(plugin: &Plugin, builtin: bool, installed_at: Option<i64>) -> Value {
         "sha256": plugin.sha256(),
         "size": plugin.size(),
         "builtin": builtin,
+        "code": plugin.code_tier().as_str(),
         "installedAt": installed_at.map(|t| iso(t as u64)),
     })
 }

@@ -38,9 +38,10 @@ pub struct ServeArgs {
     /// the capabilities it asks for: the operator vouches for them.
     #[arg(long, env = "WEFT_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
-    /// How plugins are compiled: `optimized` (faster plugins) or `fast`
-    /// (faster installs, slower plugins).
-    #[arg(long, env = "WEFT_COMPILER", value_enum, default_value = "optimized")]
+    /// How plugins are compiled: `tiered` (quick code at install, optimised
+    /// code in the background), `optimized` (optimised before the install
+    /// answers) or `fast` (quick code only).
+    #[arg(long, env = "WEFT_COMPILER", value_enum, default_value = "tiered")]
     pub compiler: Compiler,
     /// Special-purpose destinations outbound HTTP may reach (loopback, private,
     /// link-local and metadata ranges are refused otherwise): comma-separated

@@ -38,6 +38,12 @@ impl CodeCache {
         self.dir.as_ref().map(|d| d.join(format!("{sha256}-{}.cwasm", self.engine_key)))
     }
 
+    /// Whether compiled code for `sha256` is on disk (it may still turn out
+    /// unusable when read).
+    pub fn contains(&self, sha256: &str) -> bool {
+        self.path(sha256).is_some_and(|p| p.exists())
+    }
+
     /// The component for these bytes: from the cache when a valid entry exists,
     /// compiled (and cached) otherwise.
     pub fn load(

@@ -1,5 +1,5 @@
-//! The one `wasmtime::Engine` of the process and the epoch ticker that gives
-//! every store its wall-time deadline and its yield points.
+//! The `wasmtime::Engine`s of the process (one per code tier) and the epoch
+//! ticker that gives every store its wall-time deadline and its yield points.
 
 use std::thread;
 use std::time::Duration;
@@ -17,23 +17,51 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Concurrent instances the pool holds; more attempts than this wait for a slot.
 pub const POOL_INSTANCES: u32 = 1_000;
 
-/// How Cranelift compiles plugins. A host-wide choice: the compiled-code cache
-/// is keyed by it, and one engine cannot mix the two.
+/// How plugins are compiled, host-wide.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Compiler {
-    /// Optimised code and the backtracking register allocator: the fastest
-    /// plugins, the slowest installs (a 2 MB component: about 2.5 s on 2 cores).
+    /// Quick code first, so an install answers fast (a 2 MB component: about
+    /// 1.5 s on 2 cores); optimised code is compiled in the background and
+    /// takes over when ready. A restart finds the optimised code in the cache.
     #[default]
+    Tiered,
+    /// Optimised code only: the fastest plugins, the slowest installs (a 2 MB
+    /// component: 2.5 to 3 s on 2 cores).
     Optimized,
-    /// No optimisation passes and the single-pass register allocator: installs
-    /// about 40% faster, code about twice as large and slower to run.
+    /// Quick code only: fast installs, code about twice as large and slower.
     Fast,
 }
 
-/// Builds the engine: pooling allocator, epoch interruption, and fuel unless
-/// `meter_fuel` is off (benchmarks only: without fuel, a loop is stopped by
-/// the wall-time limit alone).
-pub fn build(limits: &HostLimits, meter_fuel: bool, compiler: Compiler) -> wasmtime::Result<Engine> {
+/// The code one engine produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeTier {
+    /// No optimisation passes, single-pass register allocation.
+    Quick,
+    /// Cranelift's optimisations and backtracking register allocation.
+    Optimized,
+}
+
+impl CodeTier {
+    /// `quick` or `optimized`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeTier::Quick => "quick",
+            CodeTier::Optimized => "optimized",
+        }
+    }
+}
+
+/// Builds an engine for `tier`: epoch interruption, fuel unless `meter_fuel`
+/// is off (benchmarks only: without fuel, a loop is stopped by the wall-time
+/// limit alone), and the pooling allocator when `pooled` (the engine that runs
+/// most attempts; the quick tier of a tiered host serves only the seconds
+/// before optimised code is ready, and allocates on demand).
+pub fn build(
+    limits: &HostLimits,
+    meter_fuel: bool,
+    tier: CodeTier,
+    pooled: bool,
+) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * 4)
@@ -61,17 +89,21 @@ pub fn build(limits: &HostLimits, meter_fuel: bool, compiler: Compiler) -> wasmt
         .wasm_component_model(true)
         .consume_fuel(meter_fuel)
         .epoch_interruption(true)
-        .cranelift_opt_level(match compiler {
-            Compiler::Optimized => OptLevel::Speed,
-            Compiler::Fast => OptLevel::None,
+        .cranelift_opt_level(match tier {
+            CodeTier::Optimized => OptLevel::Speed,
+            CodeTier::Quick => OptLevel::None,
         })
-        .cranelift_regalloc_algorithm(match compiler {
-            Compiler::Optimized => RegallocAlgorithm::Backtracking,
-            Compiler::Fast => RegallocAlgorithm::SinglePass,
+        .cranelift_regalloc_algorithm(match tier {
+            CodeTier::Optimized => RegallocAlgorithm::Backtracking,
+            CodeTier::Quick => RegallocAlgorithm::SinglePass,
         })
         .max_wasm_stack(1 << 20)
         .async_stack_size(2 << 20)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(if pooled {
+            InstanceAllocationStrategy::Pooling(pool)
+        } else {
+            InstanceAllocationStrategy::OnDemand
+        });
     let engine = Engine::new(&config)?;
     start_epoch_ticker(&engine);
     Ok(engine)

@@ -1,7 +1,7 @@
 //! The plugin runtime: the only part of Weft that touches wasmtime.
 //!
-//! One [`Runtime`] per process holds the engine, the linker, the compiled-code
-//! cache and the [`Registry`] of loaded plugins. The engine calls
+//! One [`Runtime`] per process holds the engines (one per code tier), their
+//! linkers and compiled-code caches, and the [`Registry`] of loaded plugins. The engine calls
 //! [`Runtime::run_step`] for each attempt and gets a [`StepReport`]: the outcome
 //! or a precise [`StepFailure`], with fuel, peak memory and duration.
 
@@ -32,7 +32,7 @@ pub use capability::{
     Backends, Capability, EmailBackend, EmailError, EmailMessage, Grants, HttpBackend, HttpError,
     HttpRequest, HttpResponse, KvBackend, NewNotification, NotifyBackend, RenderedEmail, Signing,
 };
-pub use engine::Compiler;
+pub use engine::{CodeTier, Compiler};
 pub use error::{LoadError, StepFailure};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;
@@ -58,7 +58,7 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Fuel metering. Only benchmarks turn it off.
     pub meter_fuel: bool,
-    /// How plugins are compiled: faster code or faster installs.
+    /// How plugins are compiled: faster code, faster installs, or both in turn.
     pub compiler: Compiler,
     /// Implementations of the host capabilities.
     pub backends: Backends,
@@ -70,41 +70,85 @@ impl Default for RuntimeConfig {
             limits: HostLimits::default(),
             cache_dir: None,
             meter_fuel: true,
-            compiler: Compiler::default(),
+            // Predictable for embedders and tests: one tier, no background
+            // compiles. `weft serve` defaults to tiered.
+            compiler: Compiler::Optimized,
             backends: Backends::default(),
         }
     }
 }
 
-/// Compiles, holds and runs plugins.
-pub struct Runtime {
+/// One engine with its linker and compiled-code cache.
+struct Tier {
+    code: CodeTier,
     engine: Engine,
     linker: Linker<StepState>,
     cache: cache::CodeCache,
-    limits: HostLimits,
-    meter_fuel: bool,
-    backends: Arc<Backends>,
-    registry: Registry,
-    compilations: AtomicU64,
 }
 
-impl Runtime {
-    /// A runtime with its engine, linker and epoch ticker.
-    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
-        let engine = engine::build(&config.limits, config.meter_fuel, config.compiler)?;
+impl Tier {
+    fn new(config: &RuntimeConfig, code: CodeTier, pooled: bool) -> anyhow::Result<Arc<Self>> {
+        let engine = engine::build(&config.limits, config.meter_fuel, code, pooled)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         StepPlugin::add_to_linker::<StepState, StepData>(&mut linker, |s| s)?;
-        let cache = cache::CodeCache::new(config.cache_dir, &engine);
+        let cache = cache::CodeCache::new(config.cache_dir.clone(), &engine);
+        Ok(Arc::new(Self { code, engine, linker, cache }))
+    }
+
+    /// Compiles (or reads from the cache) off the async threads, and links.
+    async fn prepare(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        sha256: String,
+    ) -> Result<(StepPluginPre<StepState>, CodeSource), LoadError> {
+        let tier = self.clone();
+        let (component, source) =
+            tokio::task::spawn_blocking(move || tier.cache.load(&tier.engine, &bytes, &sha256))
+                .await
+                .map_err(|e| LoadError::Internal(e.to_string()))?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let instance_pre =
+            self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let pre = StepPluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        Ok((pre, source))
+    }
+}
+
+/// Compiles, holds and runs plugins.
+pub struct Runtime {
+    /// Where plugins end up: optimised code unless the host runs `fast`.
+    main: Arc<Tier>,
+    /// Tiered hosts: compiles first when the main tier has no cached code.
+    quick: Option<Arc<Tier>>,
+    limits: HostLimits,
+    meter_fuel: bool,
+    backends: Arc<Backends>,
+    registry: Arc<Registry>,
+    compilations: Arc<AtomicU64>,
+    upgrades: tokio_util::task::TaskTracker,
+}
+
+impl Runtime {
+    /// A runtime with its engines, linkers and epoch tickers.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let (main, quick) = match config.compiler {
+            Compiler::Optimized => (Tier::new(&config, CodeTier::Optimized, true)?, None),
+            Compiler::Fast => (Tier::new(&config, CodeTier::Quick, true)?, None),
+            Compiler::Tiered => (
+                Tier::new(&config, CodeTier::Optimized, true)?,
+                Some(Tier::new(&config, CodeTier::Quick, false)?),
+            ),
+        };
         Ok(Self {
-            engine,
-            linker,
-            cache,
+            main,
+            quick,
             limits: config.limits,
             meter_fuel: config.meter_fuel,
             backends: Arc::new(config.backends),
-            registry: Registry::default(),
-            compilations: AtomicU64::new(0),
+            registry: Arc::default(),
+            compilations: Arc::default(),
+            upgrades: tokio_util::task::TaskTracker::new(),
         })
     }
 
@@ -123,10 +167,19 @@ impl Runtime {
         self.compilations.load(Ordering::Relaxed)
     }
 
+    /// Waits for the background compiles of optimised code started so far.
+    pub async fn upgrades_finished(&self) {
+        self.upgrades.close();
+        self.upgrades.wait().await;
+        self.upgrades.reopen();
+    }
+
     /// Compiles (or reads from the cache) a component, checks that it is a
     /// step plugin, calls `describe()` and checks its answer. `grants` of `None`
     /// grants what the plugin asks for (built-ins only). The plugin is not
-    /// registered; see [`Registry::insert`].
+    /// registered; see [`Registry::insert`]. On a tiered host without cached
+    /// optimised code, the plugin comes back on quick code and optimised code
+    /// is compiled in the background, then put in its place in the registry.
     pub async fn load(
         &self,
         bytes: &[u8],
@@ -135,20 +188,14 @@ impl Runtime {
     ) -> Result<Arc<Plugin>, LoadError> {
         check_header(bytes)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let (component, source) = {
-            let (engine, cache, owned, sha) =
-                (self.engine.clone(), self.cache.clone(), bytes.to_vec(), sha256.clone());
-            tokio::task::spawn_blocking(move || cache.load(&engine, &owned, &sha))
-                .await
-                .map_err(|e| LoadError::Internal(e.to_string()))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?
+        let tier = match &self.quick {
+            Some(quick) if !self.main.cache.contains(&sha256) => quick.clone(),
+            _ => self.main.clone(),
         };
+        let (pre, source) = tier.prepare(bytes.to_vec(), sha256.clone()).await?;
         if source == CodeSource::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }
-        let instance_pre =
-            self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let pre = StepPluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
 
         let info = self.describe(&pre).await?;
         let validator = plugin::check_info(&info)?;
@@ -161,7 +208,50 @@ impl Runtime {
             name: info.name.clone(),
             grants,
         });
-        Ok(Arc::new(Plugin { info, sha256, size: bytes.len(), limits, source, caller, pre, validator }))
+        let validator = Arc::new(validator);
+        let plugin = Arc::new(Plugin {
+            info,
+            sha256,
+            size: bytes.len(),
+            limits,
+            source,
+            caller,
+            pre,
+            tier: tier.code,
+            validator,
+        });
+        if !Arc::ptr_eq(&tier, &self.main) {
+            self.upgrade_later(plugin.clone(), bytes.to_vec());
+        }
+        Ok(plugin)
+    }
+
+    /// Compiles optimised code for a plugin loaded on quick code and puts it
+    /// in the registry in the quick plugin's place.
+    fn upgrade_later(&self, quick: Arc<Plugin>, bytes: Vec<u8>) {
+        let (main, registry, compilations) =
+            (self.main.clone(), self.registry.clone(), self.compilations.clone());
+        self.upgrades.spawn(async move {
+            let started = Instant::now();
+            match main.prepare(bytes, quick.sha256.clone()).await {
+                Ok((pre, source)) => {
+                    if source == CodeSource::Compiled {
+                        compilations.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if registry.upgrade(Arc::new(quick.with_code(pre, main.code, source))) {
+                        tracing::info!(
+                            "plugin `{}` runs optimised code (compiled in {} ms)",
+                            quick.id(),
+                            started.elapsed().as_millis()
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    "plugin `{}` stays on quick code: optimised compile failed: {e}",
+                    quick.id()
+                ),
+            }
+        });
     }
 
     /// Loads and registers every built-in plugin.
@@ -184,7 +274,7 @@ impl Runtime {
         let caller =
             Arc::new(Caller { plugin: "(loading)".into(), name: String::new(), grants: Grants::none() });
         let attempt =
-            step::Attempt { engine: &self.engine, backends: &self.backends, meter_fuel: self.meter_fuel };
+            step::Attempt { engine: pre.engine(), backends: &self.backends, meter_fuel: self.meter_fuel };
         let stdout = output::CapturedOutput::new(step::CAPTURE_BYTES);
         let stderr = output::CapturedOutput::new(step::CAPTURE_BYTES);
         let mut store =
@@ -228,8 +318,11 @@ impl Runtime {
         step_limits: &LimitOverrides,
     ) -> StepReport {
         let limits = self.limits.resolve(&plugin.limits, step_limits);
-        let attempt =
-            step::Attempt { engine: &self.engine, backends: &self.backends, meter_fuel: self.meter_fuel };
+        let attempt = step::Attempt {
+            engine: plugin.pre.engine(),
+            backends: &self.backends,
+            meter_fuel: self.meter_fuel,
+        };
         step::run(attempt, plugin, input, limits).await
     }
 }

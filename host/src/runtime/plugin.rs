@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::bindings::StepPluginPre;
 use super::cache::CodeSource;
 use super::capability::Grants;
+use super::engine::CodeTier;
 use super::error::LoadError;
 use super::limits::LimitOverrides;
 use super::state::{Caller, StepState};
@@ -22,7 +23,8 @@ pub struct Plugin {
     pub(crate) source: CodeSource,
     pub(crate) caller: Arc<Caller>,
     pub(crate) pre: StepPluginPre<StepState>,
-    pub(crate) validator: jsonschema::Validator,
+    pub(crate) tier: CodeTier,
+    pub(crate) validator: Arc<jsonschema::Validator>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -60,6 +62,31 @@ impl Plugin {
     /// The plugin's limit overrides.
     pub fn limits(&self) -> &LimitOverrides {
         &self.limits
+    }
+
+    /// The tier of the code in use: quick until optimised code takes over.
+    pub fn code_tier(&self) -> CodeTier {
+        self.tier
+    }
+
+    /// The same plugin on other code (same bytes, info, grants and limits).
+    pub(crate) fn with_code(
+        &self,
+        pre: StepPluginPre<StepState>,
+        tier: CodeTier,
+        source: CodeSource,
+    ) -> Self {
+        Self {
+            info: self.info.clone(),
+            sha256: self.sha256.clone(),
+            size: self.size,
+            limits: self.limits,
+            source,
+            caller: self.caller.clone(),
+            pre,
+            tier,
+            validator: self.validator.clone(),
+        }
     }
 
     /// Whether the code was compiled at load or read from the cache.

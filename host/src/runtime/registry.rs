@@ -25,6 +25,22 @@ impl Registry {
         plugins.entry(plugin.info.name.clone()).or_default().insert(version, plugin);
     }
 
+    /// Puts `plugin` in place of the entry with its name, version and bytes
+    /// when that entry runs other code (optimised code taking over from
+    /// quick code); returns whether it did. Runs in flight keep the code
+    /// they started with.
+    pub fn upgrade(&self, plugin: Arc<Plugin>) -> bool {
+        let Ok(version) = Version::parse(&plugin.info.version) else { return false };
+        let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
+        match plugins.get_mut(&plugin.info.name).and_then(|versions| versions.get_mut(&version)) {
+            Some(current) if current.sha256 == plugin.sha256 && current.tier != plugin.tier => {
+                *current = plugin;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes `name@version`; returns whether it was there.
     pub fn remove(&self, name: &str, version: &str) -> bool {
         let Ok(version) = Version::parse(version) else { return false };

@@ -114,6 +114,20 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// The notifications created after `id`, oldest first (at most `limit`); none
+/// when `id` is unknown.
+pub async fn after(pool: &SqlitePool, id: &str, limit: i64) -> sqlx::Result<Vec<NotificationRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications \
+         WHERE (createdAt, id) > (SELECT createdAt, id FROM notifications WHERE id = ?) \
+         ORDER BY createdAt, id LIMIT ?"
+    ))
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// One notification.
 pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<NotificationRow>> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE id = ?"))
