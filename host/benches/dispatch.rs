@@ -3,14 +3,15 @@
 //! throughput of one versus two concurrent dispatchers, and the cost of fuel
 //! metering on a CPU-bound step.
 //!
-//! `cargo bench -p weft --bench dispatch`
+//! `cargo bench -p weft --bench dispatch`; with `WEFT_BENCH_CODE=quick`, the
+//! same on the quick code a tiered host runs before optimised code takes over.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use serde_json::json;
-use weft::runtime::{LimitOverrides, Limits, Plugin, Runtime, RuntimeConfig, StepInput, builtin};
+use weft::runtime::{Compiler, LimitOverrides, Limits, Plugin, Runtime, RuntimeConfig, StepInput, builtin};
 
 fn test_plugin(name: &str) -> Vec<u8> {
     let (_, path) = builtin::TEST_PLUGINS.iter().find(|(n, _)| *n == name).expect("test plugin is built");
@@ -29,12 +30,22 @@ fn input(config: serde_json::Value) -> StepInput {
     }
 }
 
+fn quick_code() -> bool {
+    std::env::var("WEFT_BENCH_CODE").is_ok_and(|v| v == "quick")
+}
+
 fn setup(meter_fuel: bool, plugin: &str) -> (tokio::runtime::Runtime, Arc<Runtime>, Arc<Plugin>) {
     let executor =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let rt = Arc::new(Runtime::new(RuntimeConfig { meter_fuel, ..RuntimeConfig::default() }).unwrap());
+    // Tiered without a cache: the plugin loads on quick code; it is kept after
+    // the background compile so that no compile competes with the measurement.
+    let compiler = if quick_code() { Compiler::Tiered } else { Compiler::Optimized };
+    let rt =
+        Arc::new(Runtime::new(RuntimeConfig { meter_fuel, compiler, ..RuntimeConfig::default() }).unwrap());
     let bytes = test_plugin(plugin);
     let p = executor.block_on(rt.load(&bytes, None, LimitOverrides::default())).unwrap();
+    executor.block_on(rt.upgrades_finished());
+    println!("{plugin}: {} code", p.code_tier().as_str());
     (executor, rt, p)
 }
 
