@@ -484,7 +484,16 @@ async fn a_tiered_runtime_answers_on_quick_code_then_optimised_code_takes_over()
     // The quick plugin a run already holds still works after the swap.
     assert_eq!(run(&first, &quick, json!({})).await, Ok(Outcome::Done(Value::Null)));
     assert_eq!(first.compilations(), 2);
-    drop((quick, optimized, first));
+
+    // Optimised code that is ready before its quick plugin is registered
+    // waits for the registration instead of being lost.
+    let late = first.load(&test_plugin("flaky"), None, LimitOverrides::default()).await.unwrap();
+    assert_eq!(late.code_tier(), CodeTier::Quick);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    first.registry().insert(late.clone());
+    first.upgrades_finished().await;
+    assert_eq!(first.registry().resolve(late.id()).unwrap().code_tier(), CodeTier::Optimized);
+    drop((quick, optimized, late, first));
 
     // A restart finds optimised code in the cache: no compile, no quick tier.
     let second = Runtime::new(config).unwrap();

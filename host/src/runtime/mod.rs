@@ -115,6 +115,10 @@ impl Tier {
     }
 }
 
+/// How long optimised code waits for its quick plugin to be registered.
+const UPGRADE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const UPGRADE_WAITS: u32 = 50;
+
 /// Compiles, holds and runs plugins.
 pub struct Runtime {
     /// Where plugins end up: optimised code unless the host runs `fast`.
@@ -238,12 +242,23 @@ impl Runtime {
                     if source == CodeSource::Compiled {
                         compilations.fetch_add(1, Ordering::Relaxed);
                     }
-                    if registry.upgrade(Arc::new(quick.with_code(pre, main.code, source))) {
-                        tracing::info!(
-                            "plugin `{}` runs optimised code (compiled in {} ms)",
-                            quick.id(),
-                            started.elapsed().as_millis()
-                        );
+                    let optimized = Arc::new(quick.with_code(pre, main.code, source));
+                    // The caller registers the quick plugin after `load` returns
+                    // (a database write in between): give it time to before
+                    // concluding it never will (a refused install).
+                    for _ in 0..UPGRADE_WAITS {
+                        if registry.upgrade(optimized.clone()) {
+                            tracing::info!(
+                                "plugin `{}` runs optimised code (compiled in {} ms)",
+                                quick.id(),
+                                started.elapsed().as_millis()
+                            );
+                            return;
+                        }
+                        if registry.resolve(quick.id()).is_some() {
+                            return; // other bytes now, or optimised already
+                        }
+                        tokio::time::sleep(UPGRADE_WAIT).await;
                     }
                 }
                 Err(e) => tracing::warn!(
