@@ -3,7 +3,6 @@
 //! A 4xx reply or an unreachable relay is retryable; a 5xx reply or a bad
 //! address is not.
 
-use std::fmt;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -15,6 +14,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
+use super::Secret;
 use crate::runtime::capability::BoxFuture;
 use crate::runtime::{EmailBackend, EmailError, EmailMessage, RenderedEmail};
 use crate::store::email_templates::{self, TemplateRow};
@@ -28,23 +28,6 @@ pub enum SmtpTls {
     Starttls,
     /// TLS from the first byte (SMTPS).
     Tls,
-}
-
-/// A password or secret: never printed, never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
 }
 
 /// Settings of the SMTP relay.

@@ -112,6 +112,17 @@ pub async fn uninstall(
 /// Loads into the registry every stored plugin it does not have, and drops
 /// those no longer stored. Returns how many were loaded.
 pub async fn sync(store: &Store, runtime: &Runtime) -> Result<usize, sqlx::Error> {
+    sync_skipping(store, runtime, &mut HashSet::new()).await
+}
+
+/// [`sync`], skipping the `name@version:sha256` entries of `failed` and
+/// adding those that fail to load now: a component that does not load on this
+/// host is not read and compiled again on every round of [`follow`].
+async fn sync_skipping(
+    store: &Store,
+    runtime: &Runtime,
+    failed: &mut HashSet<String>,
+) -> Result<usize, sqlx::Error> {
     let rows = plugins::list(store.pool()).await?;
     let stored: HashSet<String> = rows.iter().map(|r| format!("{}@{}", r.name, r.version)).collect();
     for plugin in runtime.registry().list() {
@@ -123,7 +134,10 @@ pub async fn sync(store: &Store, runtime: &Runtime) -> Result<usize, sqlx::Error
     let mut loaded = 0;
     for row in rows {
         let id = format!("{}@{}", row.name, row.version);
-        if runtime.registry().resolve(&id).is_some_and(|p| p.sha256() == row.sha256) {
+        let attempt = format!("{id}:{}", row.sha256);
+        if failed.contains(&attempt)
+            || runtime.registry().resolve(&id).is_some_and(|p| p.sha256() == row.sha256)
+        {
             continue;
         }
         let Some(bytes) = plugins::component(store.pool(), &row.name, &row.version).await? else { continue };
@@ -138,7 +152,10 @@ pub async fn sync(store: &Store, runtime: &Runtime) -> Result<usize, sqlx::Error
                 runtime.registry().insert(plugin);
                 loaded += 1;
             }
-            Err(e) => tracing::error!("stored plugin `{id}` does not load: {e}"),
+            Err(e) => {
+                tracing::error!("stored plugin `{id}` does not load: {e}");
+                failed.insert(attempt);
+            }
         }
     }
     Ok(loaded)
@@ -146,12 +163,13 @@ pub async fn sync(store: &Store, runtime: &Runtime) -> Result<usize, sqlx::Error
 
 /// Follows other hosts' installs until `stop` is cancelled.
 pub async fn follow(store: Store, runtime: Arc<Runtime>, stop: tokio_util::sync::CancellationToken) {
+    let mut failed = HashSet::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(SYNC_EVERY) => {}
         }
-        if let Err(e) = sync(&store, &runtime).await {
+        if let Err(e) = sync_skipping(&store, &runtime, &mut failed).await {
             tracing::error!("plugin sync: {e}");
         }
     }
