@@ -111,6 +111,29 @@ async fn drive(
     }
 }
 
+/// The run context as an attempt sees it: the stored context with `run` and
+/// `workflow` beside it, serialized from a borrow so that an attempt does not
+/// copy the whole context (every earlier step's output) first.
+struct AttemptContext<'a> {
+    base: &'a Value,
+    run: Value,
+    workflow: Value,
+}
+
+impl serde::Serialize for AttemptContext<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(map) = self.base else { return self.base.serialize(serializer) };
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in map.iter().filter(|(k, _)| !matches!(k.as_str(), "run" | "workflow")) {
+            out.serialize_entry(key, value)?;
+        }
+        out.serialize_entry("run", &self.run)?;
+        out.serialize_entry("workflow", &self.workflow)?;
+        out.end()
+    }
+}
+
 /// Renders the step's config, checks it, and runs the plugin.
 async fn attempt_step(
     engine: &Engine,
@@ -126,11 +149,11 @@ async fn attempt_step(
     let Some(plugin) = engine.runtime.registry().resolve(plugin_id) else {
         return fail(format!("plugin `{plugin_id}` is not installed"));
     };
-    let mut context = state.context.clone();
-    if let Value::Object(map) = &mut context {
-        map.insert("run".into(), json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt }));
-        map.insert("workflow".into(), json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }));
-    }
+    let context = AttemptContext {
+        base: &state.context,
+        run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt }),
+        workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
+    };
     let config = match engine.templates.render(&step.config, &context) {
         Ok(config) => config,
         Err(e) => return fail(e),
@@ -146,7 +169,10 @@ async fn attempt_step(
         attempt,
         now_ms: now,
         config: config.to_string(),
-        context: context.to_string(),
+        context: match serde_json::to_string(&context) {
+            Ok(text) => text,
+            Err(e) => return fail(format!("run context cannot be encoded: {e}")),
+        },
     };
     let limits = step.limits.unwrap_or_default();
     let report = engine.runtime.run_step(&plugin, &input, &limits).await;

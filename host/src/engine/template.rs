@@ -25,7 +25,7 @@ impl Default for Templates {
 impl Templates {
     /// Renders every template string inside `config` against `context`. The
     /// error names the field and the template.
-    pub fn render(&self, config: &Value, context: &Value) -> Result<Value, String> {
+    pub fn render<C: serde::Serialize>(&self, config: &Value, context: &C) -> Result<Value, String> {
         if !has_templates(config) {
             return Ok(config.clone());
         }
