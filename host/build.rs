@@ -23,6 +23,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    ensure_wasm_target();
+
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&plugins)
@@ -61,6 +63,43 @@ fn main() {
     }
     code += "];\n";
     fs::write(out_dir.join("plugins.rs"), code).expect("write plugins.rs");
+}
+
+/// The plugins need the wasm32-wasip2 standard library. rust-toolchain.toml
+/// names the target, but rustup adds it only when it installs the toolchain,
+/// so a machine that already had 1.95.0 lacks it: add it here, once.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if let Some(sysroot) = &sysroot
+        && sysroot.join("lib/rustlib").join(TARGET).join("lib").is_dir()
+    {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    // Add it to the toolchain this build runs on, whatever the default is.
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    println!(
+        "cargo:warning=the {TARGET} target is missing: running `rustup target add {TARGET}` to build the plugins"
+    );
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            panic!("`rustup target add {TARGET}` failed ({status}); run it yourself, then build again")
+        }
+        Err(e) => panic!(
+            "the {TARGET} target is missing and rustup cannot be run ({e}); install the target for {rustc} \
+             (with rustup: `rustup target add {TARGET}`), then build again"
+        ),
+    }
 }
 
 fn crate_names(dir: &Path) -> Vec<String> {

@@ -39,7 +39,7 @@ fn main() {
             for _ in 0..5 {
                 let dir = tempfile::tempdir().unwrap();
                 let store =
-                    Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display())).await.unwrap();
+                    Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display()), Default::default()).await.unwrap();
                 let config =
                     RuntimeConfig { cache_dir: Some(dir.path().join("cache")), compiler, ..RuntimeConfig::default() };
                 let runtime = Runtime::new(config).unwrap();
@@ -71,7 +71,7 @@ fn main() {
             ..RuntimeConfig::default()
         };
         {
-            let store = Store::open(&url).await.unwrap();
+            let store = Store::open(&url, Default::default()).await.unwrap();
             let runtime = Runtime::new(config.clone()).unwrap();
             let mut bytes: Vec<Vec<u8>> = builtin::BUILTIN.iter().map(|(_, b)| b.to_vec()).collect();
             for name in ["render", "greeter-v1", "greeter-v2", "flaky", "hostile", "noop"] {
@@ -86,7 +86,7 @@ fn main() {
         let mut loaded = 0;
         for _ in 0..5 {
             let start = Instant::now();
-            let store = Store::open(&url).await.unwrap();
+            let store = Store::open(&url, Default::default()).await.unwrap();
             let runtime = Runtime::new(config.clone()).unwrap();
             loaded = plugins::sync(&store, &runtime).await.unwrap();
             restarts.push(start.elapsed());

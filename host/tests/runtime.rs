@@ -359,7 +359,7 @@ async fn granted_kv_is_durable_and_namespaced_per_plugin() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("kv.db").display());
     for (round, before) in [(1, Value::Null), (2, json!("one"))] {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(&url, Default::default()).await.unwrap();
         let backends =
             Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))), ..Backends::default() };
         let rt = Runtime::new(RuntimeConfig { backends, ..RuntimeConfig::default() }).unwrap();

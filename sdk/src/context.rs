@@ -34,10 +34,15 @@ impl<C> Input<C> {
         }
     }
 
-    /// The idempotency key of this attempt's side effects: `run-id/step-id`,
-    /// stable across retries of the step.
+    /// The idempotency key of this attempt's side effects:
+    /// `run-id/step-id/visit`, the same across the retries of one visit of
+    /// the step and different when a run visits the step again (a loop).
+    /// `run-id/step-id` when the host does not count visits.
     pub fn idempotency_key(&self) -> String {
-        format!("{}/{}", self.run_id, self.step_id)
+        match self.context.pointer("/run/visit").and_then(Value::as_u64) {
+            Some(visit) => format!("{}/{}/{visit}", self.run_id, self.step_id),
+            None => format!("{}/{}", self.run_id, self.step_id),
+        }
     }
 }
 
@@ -57,6 +62,20 @@ pub fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_idempotency_key_names_the_visit() {
+        let input = |context| Input {
+            run_id: "r".to_owned(),
+            step_id: "s".to_owned(),
+            attempt: 3,
+            now_ms: 0,
+            config: (),
+            context,
+        };
+        assert_eq!(input(json!({ "run": { "visit": 2 } })).idempotency_key(), "r/s/2");
+        assert_eq!(input(json!({})).idempotency_key(), "r/s");
+    }
 
     #[test]
     fn lookup_walks_objects_and_arrays() {

@@ -138,6 +138,28 @@ impl Host {
         Self { child: Some(child), base, dir, client: reqwest::Client::new(), printed, logged }
     }
 
+    /// Runs SQL statements on the host's database from outside the host (the
+    /// way an operator, or a fault, would): to inject failures and lapses.
+    pub async fn sql(&self, statements: &str) {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", self.dir.path().join("weft.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
+        sqlx::raw_sql(statements).execute(&mut conn).await.expect("run SQL on the host's database");
+    }
+
+    /// One value read from the host's database.
+    pub async fn sql_value(&self, query: &str) -> Option<String> {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", self.dir.path().join("weft.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
+        sqlx::query_scalar::<_, Option<String>>(query).fetch_one(&mut conn).await.expect("query")
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.as_mut().is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))))
+    }
+
     /// The log lines (stderr) the host wrote so far.
     pub fn stderr(&self) -> Vec<String> {
         self.logged.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -257,6 +279,27 @@ impl Host {
         let text = resp.text().await.ok()?;
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Some((status, value))
+    }
+
+    /// Sends a JSON body with extra headers and the admin token.
+    pub async fn call_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        answer(req.send().await.expect("request")).await
     }
 
     /// Installs a component through `POST /api/plugins` with a query string.

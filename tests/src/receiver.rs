@@ -1,8 +1,9 @@
 //! A real HTTP server on loopback that records every request and answers
-//! from a script (then 200 with a JSON body).
+//! from a script (then 200 with a JSON body), optionally after a delay.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -61,6 +62,9 @@ impl Answer {
 struct Shared {
     seen: Vec<Seen>,
     script: VecDeque<Answer>,
+    delay: Duration,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The running receiver.
@@ -79,20 +83,27 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
-    shared.seen.push(Seen {
-        method: method.to_string(),
-        uri: uri.to_string(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
-        body: body.to_vec(),
-    });
-    let answer = shared
-        .script
-        .pop_front()
-        .unwrap_or_else(|| Answer::json(200, serde_json::json!({ "ok": true, "crmId": "crm-42" })));
+    let (delay, answer) = {
+        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+        guard.seen.push(Seen {
+            method: method.to_string(),
+            uri: uri.to_string(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            body: body.to_vec(),
+        });
+        guard.in_flight += 1;
+        guard.most_in_flight = guard.most_in_flight.max(guard.in_flight);
+        let answer = guard
+            .script
+            .pop_front()
+            .unwrap_or_else(|| Answer::json(200, serde_json::json!({ "ok": true, "crmId": "crm-42" })));
+        (guard.delay, answer)
+    };
+    tokio::time::sleep(delay).await;
+    shared.lock().unwrap_or_else(|p| p.into_inner()).in_flight -= 1;
     let mut response =
         (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK), answer.body).into_response();
     for (name, value) in answer.headers {
@@ -121,6 +132,27 @@ impl Receiver {
     /// Queues answers for the next requests.
     pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
         self.shared.lock().unwrap_or_else(|p| p.into_inner()).script.extend(answers);
+    }
+
+    /// Answers every request only after `delay` (it is recorded on arrival).
+    pub fn delay(&self, delay: Duration) {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).delay = delay;
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).most_in_flight
+    }
+
+    /// How many requests carried each `Idempotency-Key`.
+    pub fn keys(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut keys = std::collections::BTreeMap::new();
+        for seen in self.seen() {
+            if let Some(key) = seen.header("idempotency-key") {
+                *keys.entry(key.to_owned()).or_default() += 1;
+            }
+        }
+        keys
     }
 
     /// Every request so far.

@@ -169,17 +169,24 @@ async fn a_plugin_in_use_or_built_in_cannot_be_deleted() {
     );
     let (status, body) = host.call("DELETE", "/api/plugins/greeter/1.0.0", None).await;
     assert_eq!(status, 409);
-    assert_eq!(body["error"]["message"], format!("plugin `greeter@1.0.0` is used by ACTIVE workflows: {wf}"));
-
+    assert_eq!(
+        body["error"]["message"],
+        format!("plugin `greeter@1.0.0` is still used by workflow `{wf}` (ACTIVE)")
+    );
+    // Paused, it would run the version again when activated.
     host.put(&format!("/api/workflows/{wf}/pause"), json!({})).await;
+    let (status, _) = host.call("DELETE", "/api/plugins/greeter/1.0.0", None).await;
+    assert_eq!(status, 409);
+
+    host.put(&format!("/api/workflows/{wf}/archive"), json!({})).await;
     let (status, _) = host.call("DELETE", "/api/plugins/greeter/1.0.0", None).await;
     assert_eq!(status, 204);
     let (status, _) = host.get("/api/plugins/greeter").await;
     assert_eq!(status, 404);
     let (status, _) = host.call("DELETE", "/api/plugins/greeter/1.0.0", None).await;
     assert_eq!(status, 404);
-    let (status, body) = host.put(&format!("/api/workflows/{wf}/activate"), json!({})).await;
-    assert_eq!(status, 409, "activating a workflow whose plugin is gone: {body}");
+    let (status, body) = host.post("/api/workflows", greet_workflow("greeter", None)).await;
+    assert_eq!(status, 422, "a workflow whose plugin is gone: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("unknown step type `greeter`"), "{body}");
 }
 

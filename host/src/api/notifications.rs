@@ -77,7 +77,7 @@ fn event(n: &NotificationView) -> Event {
 /// event with the JSON of the notification. A client that reconnects with
 /// `Last-Event-ID` first gets what was stored after that id (up to 1,000). A
 /// `lagged` event tells a client that fell behind how many it missed (they are
-/// in the list).
+/// in the list). The stream ends when the host stops.
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -97,5 +97,9 @@ async fn stream(
             Some(Ok(Event::default().event("lagged").data(missed.to_string())))
         }
     });
-    Ok(Sse::new(backlog.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // The stream ends when the host begins to stop, so a stop never waits on
+    // an open browser tab.
+    let stopping = state.engine.stopping().cancelled_owned();
+    let events = futures_util::StreamExt::take_until(backlog.chain(live), stopping);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -58,17 +58,12 @@ pub struct Paged<T> {
     pub total: i64,
 }
 
-/// A status filter, checked against the allowed values.
-pub fn status_filter<'a>(
-    query: &'a HashMap<String, String>,
-    allowed: &[&str],
-) -> Result<Option<&'a str>, ApiError> {
-    match query.get("status") {
-        None => Ok(None),
-        Some(s) if allowed.contains(&s.as_str()) => Ok(Some(s.as_str())),
-        Some(s) => Err(ApiError::bad_request(format!(
-            "query parameter `status`: {s:?} is not one of {}",
-            allowed.join(", ")
-        ))),
-    }
+/// A status filter: `?status=` parsed as `T`, 400 naming the allowed values.
+pub fn status_filter<T: std::str::FromStr<Err = String>>(
+    query: &HashMap<String, String>,
+) -> Result<Option<T>, ApiError> {
+    query
+        .get("status")
+        .map(|s| s.parse::<T>().map_err(|e| ApiError::bad_request(format!("query parameter `status`: {e}"))))
+        .transpose()
 }

@@ -5,16 +5,16 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
 use super::page::{Page, Paged, status_filter};
-use crate::engine::machine::Position;
-use crate::store::ids::{new_id, now_ms};
-use crate::store::runs::{self, LogRow, RunView};
-
-const STATUSES: [&str; 6] = ["PENDING", "RUNNING", "WAITING", "COMPLETED", "FAILED", "CANCELLED"];
+use crate::engine::control::ControlError;
+use crate::engine::status::RunStatus;
+use crate::store::ids::iso;
+use crate::store::runs::{self, LogRow, RunRow};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -25,16 +25,80 @@ pub fn router() -> Router<AppState> {
         .route("/api/workflow-runs/{id}/retry", post(retry))
 }
 
+/// A run as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    id: String,
+    workflow_id: String,
+    status: RunStatus,
+    context: Value,
+    current_step: Option<String>,
+    started_at: String,
+    finished_at: Option<String>,
+    error: Option<String>,
+    wake_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logs: Option<Vec<LogView>>,
+}
+
+/// A log row as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogView {
+    id: String,
+    run_id: String,
+    step: String,
+    action: String,
+    result: Value,
+    created_at: String,
+    attempt: i64,
+    fuel: i64,
+    duration_us: i64,
+    peak_memory_bytes: i64,
+}
+
+/// The API view of a run, with logs when given.
+pub fn view(run: &RunRow, logs: Option<&[LogRow]>) -> RunView {
+    RunView {
+        id: run.id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        status: run.status,
+        context: serde_json::from_str(&run.context).unwrap_or(Value::Null),
+        current_step: run.current_step.clone(),
+        started_at: iso(run.started_at as u64),
+        finished_at: run.finished_at.map(|t| iso(t as u64)),
+        error: run.error.clone(),
+        wake_at: run.wake_at.filter(|_| run.status == RunStatus::Waiting).map(|t| iso(t as u64)),
+        logs: logs.map(|rows| rows.iter().map(log_view).collect()),
+    }
+}
+
+fn log_view(log: &LogRow) -> LogView {
+    LogView {
+        id: log.id.clone(),
+        run_id: log.run_id.clone(),
+        step: log.step.clone(),
+        action: log.action.clone(),
+        result: serde_json::from_str(&log.result).unwrap_or(Value::Null),
+        created_at: iso(log.created_at as u64),
+        attempt: log.attempt,
+        fuel: log.fuel,
+        duration_us: log.duration_us,
+        peak_memory_bytes: log.peak_memory_bytes,
+    }
+}
+
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Paged<RunView>>, ApiError> {
     let page = Page::from_query(&query)?;
-    let status = status_filter(&query, &STATUSES)?;
+    let status = status_filter::<RunStatus>(&query)?;
     let workflow = query.get("workflowId").map(String::as_str);
     let (rows, total) = runs::list(state.store.pool(), workflow, status, page.size, page.offset()).await?;
     Ok(Json(Paged {
-        data: rows.iter().map(|r| r.view(None)).collect(),
+        data: rows.iter().map(|r| view(r, None)).collect(),
         page: page.page,
         page_size: page.size,
         total,
@@ -44,65 +108,24 @@ async fn list(
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
     let run = runs::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
     let logs = runs::logs(state.store.pool(), &id).await?;
-    Ok(Json(run.view(Some(&logs))))
+    Ok(Json(view(&run, Some(&logs))))
+}
+
+fn control_error(e: ControlError) -> ApiError {
+    match e {
+        ControlError::NotFound(id) => ApiError::not_found("run", &id),
+        ControlError::WrongState { .. } => ApiError::conflict(e.to_string()),
+        ControlError::Store(e) => ApiError::internal(e),
+        ControlError::Corrupt(..) => ApiError::internal(e),
+    }
 }
 
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
-    let pool = state.store.pool();
-    let run = runs::get(pool, &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
-    let now = now_ms() as i64;
-    if !runs::cancel(pool, &id, now).await? {
-        return Err(ApiError::conflict(format!("run `{id}` is {} and cannot be cancelled", run.status)));
-    }
-    append_log(&state, &id, run.current_step.as_deref().unwrap_or(""), "cancelled", now).await?;
+    state.engine.cancel_run(&id).await.map_err(control_error)?;
     show(State(state), Path(id)).await
 }
 
 async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
-    let pool = state.store.pool();
-    let run = runs::get(pool, &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
-    if run.status != "FAILED" {
-        return Err(ApiError::conflict(format!(
-            "run `{id}` is {}; only a FAILED run can be retried",
-            run.status
-        )));
-    }
-    let mut position: Position = serde_json::from_str(&run.position).map_err(ApiError::internal)?;
-    position.reset_for_retry();
-    position.seq += 1;
-    let now = now_ms() as i64;
-    let encoded = serde_json::to_string(&position).map_err(ApiError::internal)?;
-    if !runs::reopen(pool, &id, &encoded, now).await? {
-        return Err(ApiError::conflict(format!("run `{id}` changed while being retried")));
-    }
-    append_log(&state, &id, run.current_step.as_deref().unwrap_or(""), "retried", now).await?;
-    state.engine.nudge();
+    state.engine.retry_run(&id).await.map_err(control_error)?;
     show(State(state), Path(id)).await
-}
-
-/// A run-level log row written by the API (cancel, retry).
-async fn append_log(
-    state: &AppState,
-    run_id: &str,
-    step: &str,
-    action: &str,
-    now: i64,
-) -> Result<(), ApiError> {
-    let seq = runs::next_seq(state.store.pool(), run_id).await?;
-    let log = LogRow {
-        id: new_id(),
-        run_id: run_id.to_owned(),
-        step: step.to_owned(),
-        action: action.to_owned(),
-        result: json!({}).to_string(),
-        created_at: now,
-        seq,
-        attempt: 0,
-        fuel: 0,
-        duration_us: 0,
-        peak_memory_bytes: 0,
-    };
-    let mut conn = state.store.pool().acquire().await?;
-    runs::insert_log(&mut conn, &log).await?;
-    Ok(())
 }

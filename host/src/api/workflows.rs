@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json as AxumJson, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -13,11 +14,11 @@ use super::error::ApiError;
 use super::json::{Body, parse};
 use super::page::{Page, Paged, status_filter};
 use crate::engine::EngineError;
-use crate::engine::cron::Schedule;
-use crate::engine::definition::{Trigger, WorkflowSpec};
-use crate::engine::validate::ValidationError;
-use crate::store::ids::{new_id, now_ms};
-use crate::store::workflows::{self, STATUSES, WorkflowRow, WorkflowView};
+use crate::engine::definition::WorkflowSpec;
+use crate::engine::lifecycle::LifecycleError;
+use crate::engine::status::WorkflowStatus;
+use crate::store::ids::iso;
+use crate::store::workflows::{self, WorkflowRow};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -30,9 +31,49 @@ pub fn router() -> Router<AppState> {
         .route("/api/workflows/{id}/trigger", post(trigger))
 }
 
+/// A workflow as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkflowView {
+    id: String,
+    name: String,
+    description: Option<String>,
+    trigger: Value,
+    steps: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<Value>,
+    status: WorkflowStatus,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_fire_at: Option<String>,
+    /// Why an ACTIVE cron workflow does not fire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cron_error: Option<String>,
+}
+
+fn view(row: &WorkflowRow) -> WorkflowView {
+    WorkflowView {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        description: row.description.clone(),
+        trigger: serde_json::from_str(&row.trigger).unwrap_or(Value::Null),
+        steps: serde_json::from_str(&row.steps).unwrap_or(Value::Null),
+        limits: row.limits.as_deref().and_then(|l| serde_json::from_str(l).ok()),
+        status: row.status,
+        version: row.version,
+        created_at: iso(row.created_at as u64),
+        updated_at: iso(row.updated_at as u64),
+        next_fire_at: row.cron_next_at.map(|t| iso(t as u64)),
+        cron_error: row.cron_error.clone(),
+    }
+}
+
 /// Fields the server owns: ignored in a body, so a client may send back what
 /// it read.
-const SERVER_OWNED: [&str; 6] = ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt"];
+const SERVER_OWNED: [&str; 7] =
+    ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt", "cronError"];
 
 fn parse_spec(body: &[u8]) -> Result<WorkflowSpec, ApiError> {
     let mut value: Value = parse(body)?;
@@ -44,19 +85,25 @@ fn parse_spec(body: &[u8]) -> Result<WorkflowSpec, ApiError> {
     parse(value.to_string().as_bytes())
 }
 
-fn invalid(errors: Vec<ValidationError>, status: StatusCode) -> ApiError {
-    let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-    let details = json!(errors);
-    let error = if status == StatusCode::CONFLICT {
-        ApiError::conflict(format!("the workflow is not valid: {message}"))
-    } else {
-        ApiError::invalid(format!("invalid workflow definition: {message}"))
-    };
-    error.with_details(details)
-}
-
-async fn load(state: &AppState, id: &str) -> Result<WorkflowRow, ApiError> {
-    workflows::get(state.store.pool(), id).await?.ok_or_else(|| ApiError::not_found("workflow", id))
+fn lifecycle_error(e: LifecycleError) -> ApiError {
+    match e {
+        LifecycleError::NotFound(id) => ApiError::not_found("workflow", &id),
+        LifecycleError::Invalid(ref errors) => {
+            let details = json!(errors);
+            ApiError::invalid(e.to_string()).with_details(details)
+        }
+        LifecycleError::NoLongerValid(ref errors) => {
+            let details = json!(errors);
+            ApiError::conflict(e.to_string()).with_details(details)
+        }
+        LifecycleError::Stale { ref current, .. } => {
+            let details = json!({ "current": view(current) });
+            ApiError::conflict(e.to_string()).with_details(details)
+        }
+        LifecycleError::WrongState(message) => ApiError::conflict(message),
+        LifecycleError::Store(e) => ApiError::internal(e),
+        LifecycleError::Corrupt(..) => ApiError::internal(e),
+    }
 }
 
 async fn list(
@@ -64,10 +111,10 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<AxumJson<Paged<WorkflowView>>, ApiError> {
     let page = Page::from_query(&query)?;
-    let status = status_filter(&query, &STATUSES)?;
+    let status = status_filter::<WorkflowStatus>(&query)?;
     let (rows, total) = workflows::list(state.store.pool(), status, page.size, page.offset()).await?;
     Ok(AxumJson(Paged {
-        data: rows.iter().map(WorkflowRow::view).collect(),
+        data: rows.iter().map(view).collect(),
         page: page.page,
         page_size: page.size,
         total,
@@ -79,31 +126,17 @@ async fn create(
     Body(body): Body,
 ) -> Result<(StatusCode, AxumJson<WorkflowView>), ApiError> {
     let spec = parse_spec(&body)?;
-    state.engine.validate(&spec).map_err(|e| invalid(e, StatusCode::UNPROCESSABLE_ENTITY))?;
-    let now = now_ms() as i64;
-    let row = WorkflowRow {
-        id: new_id(),
-        name: spec.name.clone(),
-        description: spec.description.clone(),
-        trigger: serde_json::to_string(&spec.trigger).map_err(ApiError::internal)?,
-        steps: serde_json::to_string(&spec.steps).map_err(ApiError::internal)?,
-        status: "DRAFT".into(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        event_type: spec.event_type().map(str::to_owned),
-        resolved_types: None,
-        cron_next_at: None,
-    };
-    workflows::insert(state.store.pool(), &row).await?;
-    Ok((StatusCode::CREATED, AxumJson(row.view())))
+    let row = state.engine.create_workflow(&spec).await.map_err(lifecycle_error)?;
+    Ok((StatusCode::CREATED, AxumJson(view(&row))))
 }
 
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<AxumJson<WorkflowView>, ApiError> {
-    Ok(AxumJson(load(&state, &id).await?.view()))
+    let row =
+        workflows::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("workflow", &id))?;
+    Ok(AxumJson(view(&row)))
 }
 
 async fn edit(
@@ -112,109 +145,49 @@ async fn edit(
     Body(body): Body,
 ) -> Result<AxumJson<WorkflowView>, ApiError> {
     let spec = parse_spec(&body)?;
-    let resolved = state.engine.validate(&spec).map_err(|e| invalid(e, StatusCode::UNPROCESSABLE_ENTITY))?;
-    let current = load(&state, &id).await?;
-    if current.status == "ARCHIVED" {
-        return Err(ApiError::conflict(format!("workflow `{id}` is ARCHIVED and cannot be edited")));
-    }
-    let mut row = current.clone();
-    row.name = spec.name.clone();
-    row.description = spec.description.clone();
-    row.trigger = serde_json::to_string(&spec.trigger).map_err(ApiError::internal)?;
-    row.steps = serde_json::to_string(&spec.steps).map_err(ApiError::internal)?;
-    row.event_type = spec.event_type().map(str::to_owned);
-    row.version += 1;
-    row.updated_at = now_ms() as i64;
-    if row.status == "ACTIVE" {
-        row.resolved_types = Some(serde_json::to_string(&resolved).map_err(ApiError::internal)?);
-        row.cron_next_at = next_fire(&spec.trigger);
-    }
-    save(&state, &row, current.version).await
-}
-
-async fn save(
-    state: &AppState,
-    row: &WorkflowRow,
-    expected_version: i64,
-) -> Result<AxumJson<WorkflowView>, ApiError> {
-    if !workflows::update(state.store.pool(), row, expected_version).await? {
-        return Err(ApiError::conflict(format!(
-            "workflow `{}` was changed concurrently; read it again",
-            row.id
-        )));
-    }
-    Ok(AxumJson(row.view()))
-}
-
-fn next_fire(trigger: &Trigger) -> Option<i64> {
-    match trigger {
-        Trigger::Cron(c) => Schedule::parse(&c.expression, c.timezone.as_deref())
-            .ok()
-            .and_then(|s| s.next_after(now_ms()))
-            .map(|t| t as i64),
-        _ => None,
-    }
+    let row = state.engine.edit_workflow(&id, &spec, None).await.map_err(lifecycle_error)?;
+    Ok(AxumJson(view(&row)))
 }
 
 async fn activate(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<AxumJson<WorkflowView>, ApiError> {
-    let current = load(&state, &id).await?;
-    if current.status == "ARCHIVED" {
-        return Err(ApiError::conflict(format!("workflow `{id}` is ARCHIVED and cannot be activated")));
-    }
-    let spec = WorkflowSpec {
-        name: current.name.clone(),
-        description: current.description.clone(),
-        trigger: serde_json::from_str(&current.trigger).map_err(ApiError::internal)?,
-        steps: serde_json::from_str(&current.steps).map_err(ApiError::internal)?,
-    };
-    // Plugins may have changed since the last save: validate again.
-    let resolved = state.engine.validate(&spec).map_err(|e| invalid(e, StatusCode::CONFLICT))?;
-    let mut row = current.clone();
-    row.status = "ACTIVE".into();
-    row.resolved_types = Some(serde_json::to_string(&resolved).map_err(ApiError::internal)?);
-    if current.status != "ACTIVE" || row.cron_next_at.is_none() {
-        row.cron_next_at = next_fire(&spec.trigger);
-    }
-    row.updated_at = now_ms() as i64;
-    save(&state, &row, current.version).await
+    let row = state.engine.activate_workflow(&id).await.map_err(lifecycle_error)?;
+    Ok(AxumJson(view(&row)))
 }
 
 async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<AxumJson<WorkflowView>, ApiError> {
-    let current = load(&state, &id).await?;
-    match current.status.as_str() {
-        "PAUSED" => Ok(AxumJson(current.view())),
-        "ACTIVE" => {
-            let mut row = current.clone();
-            row.status = "PAUSED".into();
-            row.cron_next_at = None;
-            row.updated_at = now_ms() as i64;
-            save(&state, &row, current.version).await
-        }
-        other => Err(ApiError::conflict(format!(
-            "workflow `{id}` is {other}; only an ACTIVE workflow can be paused"
-        ))),
-    }
+    let row = state.engine.pause_workflow(&id).await.map_err(lifecycle_error)?;
+    Ok(AxumJson(view(&row)))
 }
 
 async fn archive(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<AxumJson<WorkflowView>, ApiError> {
-    let current = load(&state, &id).await?;
-    if current.status == "ARCHIVED" {
-        return Ok(AxumJson(current.view()));
+    let row = state.engine.archive_workflow(&id).await.map_err(lifecycle_error)?;
+    Ok(AxumJson(view(&row)))
+}
+
+/// The `Idempotency-Key` header, checked.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("header `Idempotency-Key`: must be visible ASCII"))?;
+    check_key(key, "header `Idempotency-Key`").map(Some)
+}
+
+/// An idempotency key: 1 to 255 visible characters.
+pub(super) fn check_key(key: &str, what: &str) -> Result<String, ApiError> {
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::bad_request(format!("{what}: must be 1 to 255 characters, got {}", key.len())));
     }
-    let mut row = current.clone();
-    row.status = "ARCHIVED".into();
-    row.cron_next_at = None;
-    row.updated_at = now_ms() as i64;
-    save(&state, &row, current.version).await
+    Ok(key.to_owned())
 }
 
 /// Longest `?wait=` of a trigger, ms.
@@ -223,12 +196,18 @@ const MAX_WAIT_MS: u64 = 60_000;
 /// Starts a run; 202 with its id and status. With `?wait=MS`, answers when the
 /// run has ended or gone to sleep (200 with the run and its logs), or after
 /// MS milliseconds (202), like a synchronous webhook.
+///
+/// With an `Idempotency-Key` header, a repeat of the key within 24 hours
+/// starts nothing and answers 200 with the run the first request started
+/// (`"replayed": true`).
 async fn trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+    let key = idempotency_key(&headers)?;
     let wait = match query.get("wait") {
         None => None,
         Some(v) => match v.parse::<u64>() {
@@ -241,14 +220,25 @@ async fn trigger(
         },
     };
     let payload: Value = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse(&body)? };
-    let workflow = load(&state, &id).await?;
-    let (run, settled) =
-        state.engine.start_run_watched(&workflow, payload, wait.is_some()).await.map_err(|e| match e {
-            EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => {
-                ApiError::conflict(e.to_string())
-            }
-            EngineError::Store(e) => ApiError::internal(e),
-        })?;
+    let workflow =
+        workflows::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("workflow", &id))?;
+    let (started, settled) =
+        state.engine.start_run_watched(&workflow, payload, wait.is_some(), key.as_deref()).await.map_err(
+            |e| match e {
+                EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => {
+                    ApiError::conflict(e.to_string())
+                }
+                EngineError::Store(e) => ApiError::internal(e),
+            },
+        )?;
+    let Some(run) = started.runs.first() else {
+        return Err(ApiError::internal(format!("trigger of `{id}` started no run")));
+    };
+    if started.replayed {
+        let replayed =
+            json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status, "replayed": true });
+        return Ok((StatusCode::OK, AxumJson(replayed)));
+    }
     let started = json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status });
     let (Some(wait), Some(settled)) = (wait, settled) else {
         return Ok((StatusCode::ACCEPTED, AxumJson(started)));
@@ -269,6 +259,6 @@ async fn trigger(
             (row, logs)
         }
     };
-    let view = serde_json::to_value(row.view(Some(&logs))).map_err(ApiError::internal)?;
+    let view = serde_json::to_value(super::runs::view(&row, Some(&logs))).map_err(ApiError::internal)?;
     Ok((StatusCode::OK, AxumJson(view)))
 }

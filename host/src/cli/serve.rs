@@ -13,7 +13,7 @@ use crate::effects::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::runtime::{Backends, Compiler, Runtime, RuntimeConfig};
-use crate::store::{SqliteKv, Store};
+use crate::store::{Durability, SqliteKv, Store};
 
 /// Flags of `weft serve`.
 #[derive(Debug, Args)]
@@ -30,6 +30,15 @@ pub struct ServeArgs {
     /// Directory of compiled plugin code (default: `weft-cache` beside the database).
     #[arg(long, env = "WEFT_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// `full`: every acknowledged step survives power loss (one fsync per
+    /// group commit); `normal`: survives a crash of the process, and may lose
+    /// the last commits on power loss, for more speed.
+    #[arg(long, env = "WEFT_DURABILITY", value_enum, default_value = "full")]
+    pub durability: Durability,
+    /// Most time a stop (SIGTERM, Ctrl-C) waits for the steps in flight to
+    /// finish and be recorded, ms; a second signal stops at once.
+    #[arg(long, env = "WEFT_STOP_TIMEOUT_MS", default_value_t = 60_000)]
+    pub stop_timeout_ms: u64,
     /// Lease of a claimed run, ms: how soon another host (or this one,
     /// restarted) resumes the runs of a host that died.
     #[arg(long, env = "WEFT_LEASE_MS", default_value_t = 10_000)]
@@ -144,7 +153,7 @@ fn default_cache_dir(database_url: &str) -> PathBuf {
 
 /// Runs the host until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let store = Store::open(&args.database_url).await?;
+    let store = Store::open(&args.database_url, args.durability).await?;
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
     let notifier = Notifier::new(store.pool().clone());
     let backends = backends(&args, &store, &notifier)?;
@@ -172,13 +181,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
     println!("weft listening on http://{addr}");
     let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
-    axum::serve(listener, app).with_graceful_shutdown(signal()).await?;
-    tracing::info!("draining runs in flight");
-    engine.shutdown().await;
-    println!("weft stopped");
+    let (first, mut signals) = signals();
+    let stopping = engine.stopping();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await }).await
+    });
+    tokio::select! {
+        _ = first => {}
+        result = server => {
+            // The listener failed on its own: stop the engine the same way.
+            engine.shutdown().await;
+            return result?.map_err(Into::into);
+        }
+    }
+    // Stop claiming and end the event streams at once; the HTTP server
+    // drains its connections while the steps in flight finish.
+    println!("weft stopping: finishing the steps in flight");
+    let drain = engine.shutdown();
+    let deadline = tokio::time::sleep(Duration::from_millis(args.stop_timeout_ms));
+    tokio::select! {
+        _ = drain => println!("weft stopped"),
+        _ = deadline => {
+            println!("weft stopped after {} ms with steps still in flight; their runs resume when the leases lapse", args.stop_timeout_ms);
+        }
+        _ = signals.recv() => {
+            println!("weft stopped at once on a second signal; runs in flight resume when the leases lapse");
+            std::process::exit(130);
+        }
+    }
     Ok(())
 }
 
+/// The first SIGINT or SIGTERM, and a channel of the ones after it.
+fn signals() -> (tokio::sync::oneshot::Receiver<()>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let (more_tx, more_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut first = Some(first_tx);
+        loop {
+            signal().await;
+            match first.take() {
+                Some(tx) => {
+                    let _ = tx.send(());
+                }
+                None => {
+                    if more_tx.send(()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    (first_rx, more_rx)
+}
+
+/// The next SIGINT or SIGTERM.
 async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

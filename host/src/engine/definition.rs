@@ -23,6 +23,19 @@ pub struct WorkflowSpec {
     pub trigger: Trigger,
     /// The steps, run in order.
     pub steps: Vec<StepDef>,
+    /// Run-level limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<WorkflowLimits>,
+}
+
+/// Limits of each run of a workflow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowLimits {
+    /// Most step attempts a run may make (retries and loops included) before
+    /// it fails; 10,000 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u32>,
 }
 
 /// What starts a workflow's runs.
@@ -88,7 +101,8 @@ pub struct EventTrigger {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CronTrigger {
-    /// Cron expression: 5 fields (minute precision) or 6-7 with seconds first.
+    /// Cron expression: 5 fields as in crontab(5) (or `@daily` and friends), 6 with
+    /// seconds first, or 7 with a year last.
     pub expression: String,
     /// IANA time zone, e.g. `Europe/Paris`; UTC when absent.
     #[serde(default)]

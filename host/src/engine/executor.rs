@@ -4,41 +4,71 @@
 
 use std::sync::Arc;
 
+use futures_util::future::join_all;
 use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
 
 use super::definition::StepDef;
-use super::machine::{Plan, Position, RunState, Snapshot, Status, StepResult};
+use super::machine::{Attempt, Plan, Position, RunState, Snapshot, Status, StepResult};
 use super::{Engine, Settled};
 use crate::runtime::{StepInput, StepReport};
 use crate::store::commit::Write;
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, LogRow, RunRow};
 
-/// Spawns the task that drives `run`, which this host holds the lease of.
-/// `snapshot` saves parsing the definition when the caller has it.
+/// How long a run whose task failed stays unclaimed before any host may try
+/// it again, ms: long enough that a run whose writes keep failing does not
+/// spin, short enough that a passing fault costs little.
+const RETRY_AFTER_FAILURE_MS: i64 = 1_000;
+
+/// Spawns the task that drives `run`, whose claim `run.claim_count` this host
+/// holds. `snapshot` saves parsing the definition when the caller has it.
 pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snapshot>>) {
+    let interrupt = CancellationToken::new();
+    engine.driving.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), interrupt.clone());
     let tasks = engine.tasks.clone();
     tasks.spawn(async move {
-        let Ok(_slot) = engine.slots.clone().acquire_owned().await else { return };
-        let id = run.id.clone();
-        let settled = match drive(&engine, run, snapshot).await {
-            Ok(settled) => settled,
+        let (id, claim) = (run.id.clone(), run.claim_count);
+        let ended = match engine.slots.clone().acquire_owned().await {
+            Ok(_slot) => drive(&engine, run, snapshot, &interrupt).await,
+            Err(_) => Err("the engine stopped".to_owned()),
+        };
+        let settled = match ended {
+            Ok(Ended::Settled(settled)) => Some(settled),
+            Ok(Ended::Gone) => None,
             Err(e) => {
-                tracing::error!(run = %id, "run stopped: {e}");
+                // Hand the run back (a no-op when the claim moved on). Should
+                // this write fail too, the lease is no longer renewed: it lapses.
+                tracing::error!(run = %id, "run stopped: {e}; handing it back");
+                let free_at =
+                    (!engine.shutdown.is_cancelled()).then(|| now_ms() as i64 + RETRY_AFTER_FAILURE_MS);
+                if let Err(e) = runs::release(engine.store.pool(), &id, claim, free_at).await {
+                    tracing::error!(run = %id, "handing the run back failed: {e}; its lease will lapse");
+                }
                 None
             }
         };
+        engine.driving.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         engine.settled(&id, settled);
     });
 }
 
-/// Returns the run as last committed and the logs written, unless it was
-/// cancelled, taken over or released.
+/// How driving a run ended.
+enum Ended {
+    /// It finished or went to sleep: the run as last committed, and the logs written.
+    Settled(Settled),
+    /// It is no longer this driver's: cancelled, claimed again elsewhere, or
+    /// handed back at shutdown.
+    Gone,
+}
+
+/// Drives the run until it settles or is gone; an error leaves it unsettled.
 async fn drive(
     engine: &Engine,
     mut row: RunRow,
     snapshot: Option<Arc<Snapshot>>,
-) -> Result<Option<Settled>, String> {
+    interrupt: &CancellationToken,
+) -> Result<Ended, String> {
     let snapshot = match snapshot {
         Some(s) => s,
         None => Arc::new(
@@ -46,46 +76,62 @@ async fn drive(
         ),
     };
     let mut state = RunState {
-        status: Status::parse(&row.status).unwrap_or(Status::Running),
+        status: if row.status.is_final() { row.status } else { Status::Running },
         context: serde_json::from_str(&row.context).map_err(|e| format!("context: {e}"))?,
         position: serde_json::from_str::<Position>(&row.position).map_err(|e| format!("position: {e}"))?,
         error: row.error.clone(),
         wake_at: row.wake_at.map(|t| t as u64),
+        jitter_seed: RunState::seed_of(&row.id),
     };
-    let owner = engine.config.node_id.clone();
     let mut written = Vec::new();
     loop {
         if engine.shutdown.is_cancelled() {
-            runs::release(engine.store.pool(), &row.id, &owner).await.map_err(|e| e.to_string())?;
-            return Ok(None);
+            runs::release(engine.store.pool(), &row.id, row.claim_count, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(Ended::Gone);
         }
         let now = now_ms();
         let (logs, stop) = match snapshot.plan(&mut state, now) {
-            Plan::Run { step, branch, attempt } => {
-                let step = step.clone();
-                let (result, report) =
-                    attempt_step(engine, &snapshot, &row, &state, &step, attempt, now).await;
-                let log_result = log_result(&result, report.as_ref());
+            Plan::Run(attempts) => {
+                let attempts: Vec<(StepDef, Option<usize>, u32)> =
+                    attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+                let running = join_all(attempts.iter().map(|(step, _, attempt)| {
+                    attempt_step(engine, &snapshot, &row, &state, step, *attempt, now)
+                }));
+                let results = tokio::select! {
+                    biased;
+                    _ = interrupt.cancelled() => {
+                        tracing::info!(run = %row.id, "run was cancelled; its step in flight was interrupted");
+                        return Ok(Ended::Gone);
+                    }
+                    results = running => results,
+                };
                 let now = now_ms();
-                let action = snapshot.apply(&mut state, &step, branch, attempt, result, now);
-                state.position.seq += 1;
-                let log = log_row(
-                    &row.id,
-                    &step.id,
-                    action,
-                    attempt,
-                    log_result,
-                    report.as_ref(),
-                    state.position.seq,
-                    now,
-                );
-                (vec![log], state.status != Status::Running)
+                let mut logs = Vec::with_capacity(results.len());
+                for ((step, branch, attempt), (result, report)) in attempts.iter().zip(results) {
+                    let log_result = log_result(&result, report.as_ref());
+                    let a = Attempt { step, branch: *branch, attempt: *attempt };
+                    let action = snapshot.apply(&mut state, &a, result, now);
+                    state.position.seq += 1;
+                    logs.push(log_row(
+                        &row.id,
+                        &step.id,
+                        action,
+                        *attempt,
+                        log_result,
+                        report.as_ref(),
+                        state.position.seq,
+                        now,
+                    ));
+                }
+                (logs, state.status != Status::Running)
             }
             // Claimed early, or every branch asleep: record the wait, let go.
             Plan::Sleep(_) | Plan::Finished => (Vec::new(), true),
         };
         let now = now_ms() as i64;
-        row.status = state.status.as_str().to_owned();
+        row.status = state.status;
         row.context = state.context.to_string();
         row.position = serde_json::to_string(&state.position).map_err(|e| e.to_string())?;
         row.current_step = state.position.top.step.clone();
@@ -94,19 +140,17 @@ async fn drive(
         row.finished_at = state.status.is_final().then_some(now);
         row.updated_at = now;
         let holding = state.status == Status::Running;
-        row.lease_owner = holding.then(|| owner.clone());
+        row.lease_owner = holding.then(|| engine.config.node_id.clone());
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
-        let applied = engine
-            .committer
-            .commit(Write::Advance { run: row.clone(), owner: owner.clone(), logs: logs.clone() })
-            .await?;
+        let applied =
+            engine.committer.commit(Write::Advance { run: row.clone(), logs: logs.clone() }).await?;
         if !applied {
-            tracing::info!(run = %row.id, "run was cancelled or taken over; stopping");
-            return Ok(None);
+            tracing::info!(run = %row.id, "run was cancelled or claimed again elsewhere; stopping");
+            return Ok(Ended::Gone);
         }
         written.extend(logs);
         if stop {
-            return Ok(Some(Settled { run: row, logs: written }));
+            return Ok(Ended::Settled(Settled { run: row, logs: written }));
         }
     }
 }
@@ -147,11 +191,13 @@ async fn attempt_step(
     let fail = |message: String| (StepResult::Err { message, retryable: false }, None);
     let plugin_id = snapshot.resolved.get(&step.step_type).map(String::as_str).unwrap_or(&step.step_type);
     let Some(plugin) = engine.runtime.registry().resolve(plugin_id) else {
-        return fail(format!("plugin `{plugin_id}` is not installed"));
+        let message = format!("plugin `{plugin_id}` is not installed on this host");
+        return (StepResult::Unavailable(message), None);
     };
+    let visit = state.position.visit(&step.id);
     let context = AttemptContext {
         base: &state.context,
-        run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt }),
+        run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt, "visit": visit }),
         workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
     };
     let config = match engine.templates.render(&step.config, &context) {
@@ -202,6 +248,10 @@ fn log_result(result: &StepResult, report: Option<&StepReport>) -> Value {
         StepResult::Err { message, retryable } => {
             out.insert("error".into(), json!(message));
             out.insert("retryable".into(), json!(retryable));
+        }
+        StepResult::Unavailable(message) => {
+            out.insert("error".into(), json!(message));
+            out.insert("retryable".into(), json!(true));
         }
     }
     if let Some(report) = report {

@@ -1,6 +1,9 @@
 //! The run state machine, free of I/O: given a run's definition snapshot and
 //! state, what runs next, and how a step's result moves the run.
 
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -23,7 +26,19 @@ pub struct Snapshot {
     pub steps: Vec<StepDef>,
     /// Step type → `name@version`, fixed when the run started.
     pub resolved: ResolvedTypes,
+    /// Most step attempts in the run (`limits.maxSteps`), when not the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u32>,
 }
+
+/// Step attempts a run may make when its workflow does not say.
+pub const DEFAULT_MAX_STEPS: u32 = 10_000;
+
+/// How long a step waits for its plugin to be installed on this host (another
+/// host may have installed it a moment ago) before it fails, ms.
+pub const UNAVAILABLE_FOR_MS: u64 = 60_000;
+/// How often a step waiting for its plugin looks again, ms.
+pub const UNAVAILABLE_RETRY_MS: u64 = 1_000;
 
 /// Where one thread of a run stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +51,15 @@ pub struct Cursor {
     /// Not before this time (a sleep or a retry backoff), unix ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_at: Option<u64>,
+    /// Since when the step's plugin has been missing on the hosts that tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_since: Option<u64>,
+}
+
+impl Cursor {
+    fn at(step: Option<String>) -> Self {
+        Self { step, attempt: 1, ..Self::default() }
+    }
 }
 
 /// A run's position: the top-level cursor and, while a parallel step runs,
@@ -52,22 +76,24 @@ pub struct Position {
     /// Number of log rows written so far.
     #[serde(default)]
     pub seq: u32,
-    /// The branch whose turn is next: branches take turns step by step.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub turn: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
+    /// Step attempts made so far, against the run's step budget.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Visits of each step that ended (completed, branched, slept, caught or
+    /// failed): the visit under way is one more. Retries of a visit share it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub visits: BTreeMap<String, u32>,
 }
 
 impl Position {
     /// The start of a run.
     pub fn start(first: Option<&StepDef>) -> Self {
-        Self {
-            top: Cursor { step: first.map(|s| s.id.clone()), attempt: 1, wake_at: None },
-            ..Self::default()
-        }
+        Self { top: Cursor::at(first.map(|s| s.id.clone())), ..Self::default() }
+    }
+
+    /// The visit of `step` under way, from 1: part of its idempotency key.
+    pub fn visit(&self, step: &str) -> u32 {
+        self.visits.get(step).copied().unwrap_or(0) + 1
     }
 
     /// Resets attempts and waits of unfinished cursors, to retry a failed run.
@@ -76,59 +102,13 @@ impl Position {
             if cursor.step.is_some() {
                 cursor.attempt = 1;
                 cursor.wake_at = None;
+                cursor.unavailable_since = None;
             }
         }
     }
 }
 
-/// Status of a run, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Created, nothing attempted.
-    Pending,
-    /// Moving.
-    Running,
-    /// Sleeping until a time.
-    Waiting,
-    /// Reached the end.
-    Completed,
-    /// Failed for good.
-    Failed,
-    /// Cancelled.
-    Cancelled,
-}
-
-impl Status {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Running => "RUNNING",
-            Status::Waiting => "WAITING",
-            Status::Completed => "COMPLETED",
-            Status::Failed => "FAILED",
-            Status::Cancelled => "CANCELLED",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "PENDING" => Status::Pending,
-            "RUNNING" => Status::Running,
-            "WAITING" => Status::Waiting,
-            "COMPLETED" => Status::Completed,
-            "FAILED" => Status::Failed,
-            "CANCELLED" => Status::Cancelled,
-            _ => return None,
-        })
-    }
-
-    /// Whether the run is over.
-    pub fn is_final(self) -> bool {
-        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
-    }
-}
+pub use super::status::RunStatus as Status;
 
 /// The mutable part of a run.
 #[derive(Debug, Clone)]
@@ -143,20 +123,36 @@ pub struct RunState {
     pub error: Option<String>,
     /// When a WAITING run is due.
     pub wake_at: Option<u64>,
+    /// Spreads retry backoffs of different runs apart (from the run id).
+    pub jitter_seed: u64,
+}
+
+impl RunState {
+    /// The jitter seed of the run `run_id`.
+    pub fn seed_of(run_id: &str) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        run_id.hash(&mut hasher);
+        hasher.finish()
+    }
+}
+
+/// One step attempt to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt<'a> {
+    /// The step.
+    pub step: &'a StepDef,
+    /// Branch index inside the current parallel step.
+    pub branch: Option<usize>,
+    /// Attempt number.
+    pub attempt: u32,
 }
 
 /// What to do next.
 #[derive(Debug, PartialEq)]
 pub enum Plan<'a> {
-    /// Attempt this step (in this branch of the current parallel step).
-    Run {
-        /// The step.
-        step: &'a StepDef,
-        /// Branch index inside the current parallel step.
-        branch: Option<usize>,
-        /// Attempt number.
-        attempt: u32,
-    },
+    /// Make these attempts, at once: one step, or the runnable step of
+    /// every branch of the current parallel step.
+    Run(Vec<Attempt<'a>>),
     /// Nothing to do before this time.
     Sleep(u64),
     /// The run is over.
@@ -175,6 +171,9 @@ pub enum StepResult {
         /// Whether the retry policy applies.
         retryable: bool,
     },
+    /// The step's plugin is not installed here (yet): look again shortly,
+    /// for a bounded time, without using up an attempt.
+    Unavailable(String),
 }
 
 impl Snapshot {
@@ -198,26 +197,43 @@ impl Snapshot {
         if state.status.is_final() {
             return Plan::Finished;
         }
+        let budget = self.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
+        if state.position.attempts >= budget {
+            self.fail(
+                state,
+                format!("the run reached its step budget of {budget} attempts (`limits.maxSteps`)"),
+            );
+            return Plan::Finished;
+        }
         let Some(p) = state.position.top.step.as_deref().and_then(|id| self.top_index(id)) else {
             return Plan::Finished;
         };
         let top = &self.steps[p];
         if top.step_type == PARALLEL {
-            let n = state.position.branches.len();
-            for b in (0..n).map(|i| (state.position.turn + i) % n) {
-                let cursor = &state.position.branches[b];
-                if let Some(id) = &cursor.step
-                    && cursor.wake_at.is_none_or(|t| t <= now)
-                    && let Some(step) = self.list(Some((p, b))).iter().find(|s| &s.id == id)
-                {
-                    return Plan::Run { step, branch: Some(b), attempt: cursor.attempt };
-                }
+            let room = budget - state.position.attempts;
+            let runnable: Vec<Attempt<'_>> = state
+                .position
+                .branches
+                .iter()
+                .enumerate()
+                .filter_map(|(b, cursor)| {
+                    let id = cursor.step.as_ref()?;
+                    if cursor.wake_at.is_some_and(|t| t > now) {
+                        return None;
+                    }
+                    let step = self.list(Some((p, b))).iter().find(|s| &s.id == id)?;
+                    Some(Attempt { step, branch: Some(b), attempt: cursor.attempt })
+                })
+                .take(room as usize)
+                .collect();
+            if !runnable.is_empty() {
+                return Plan::Run(runnable);
             }
             return state.wake_at.map_or(Plan::Finished, Plan::Sleep);
         }
         match state.position.top.wake_at {
             Some(t) if t > now => Plan::Sleep(t),
-            _ => Plan::Run { step: top, branch: None, attempt: state.position.top.attempt },
+            _ => Plan::Run(vec![Attempt { step: top, branch: None, attempt: state.position.top.attempt }]),
         }
     }
 
@@ -245,10 +261,8 @@ impl Snapshot {
             }
             if state.position.branches.is_empty() {
                 let branches = top.branches.as_deref().unwrap_or(&[]);
-                state.position.branches = branches
-                    .iter()
-                    .map(|b| Cursor { step: b.first().map(|s| s.id.clone()), attempt: 1, wake_at: None })
-                    .collect();
+                state.position.branches =
+                    branches.iter().map(|b| Cursor::at(b.first().map(|s| s.id.clone()))).collect();
             }
             if state.position.branches.iter().all(|c| c.step.is_none()) {
                 // Every branch ended: the parallel step's output gathers the
@@ -265,9 +279,8 @@ impl Snapshot {
                     Some(t) => Some(t.to_owned()),
                     None => self.steps.get(p + 1).map(|s| s.id.clone()),
                 };
-                state.position.top = Cursor { step: next, attempt: 1, wake_at: None };
+                state.position.top = Cursor::at(next);
                 state.position.branches.clear();
-                state.position.turn = 0;
                 continue;
             }
             let runnable = state
@@ -291,17 +304,29 @@ impl Snapshot {
         state.wake_at = None;
     }
 
-    /// Applies a step's result; returns the log action. `branch` and
-    /// `attempt` are those of the [`Plan::Run`] that ran the step.
+    /// Applies a step's result; returns the log action. `attempt` is the
+    /// [`Attempt`] of the [`Plan::Run`] that ran the step. A result that
+    /// arrives after the run ended (a parallel sibling failed it) changes
+    /// nothing and is logged as `ignored`.
     pub fn apply(
         &self,
         state: &mut RunState,
-        step: &StepDef,
-        branch: Option<usize>,
-        attempt: u32,
+        attempt: &Attempt<'_>,
         result: StepResult,
         now: u64,
     ) -> &'static str {
+        if state.status.is_final() {
+            return "ignored";
+        }
+        let (step, branch) = (attempt.step, attempt.branch);
+        let current = match branch {
+            None => &state.position.top,
+            Some(b) => state.position.branches.get(b).unwrap_or(&state.position.top),
+        };
+        let unavailable_since = current.unavailable_since;
+        if !matches!(result, StepResult::Unavailable(_)) {
+            state.position.attempts += 1;
+        }
         let scope = branch.and_then(|b| {
             state.position.top.step.as_deref().and_then(|id| self.top_index(id)).map(|p| (p, b))
         });
@@ -316,8 +341,9 @@ impl Snapshot {
                 None => Ok(following()),
             }
         };
-        let (cursor, action) = match result {
+        let (message, retryable) = match result {
             StepResult::Ok(outcome) => {
+                self.end_visit(state, &step.id);
                 if let Outcome::SetVars(vars) = &outcome {
                     state.context["vars"] = vars.clone();
                 }
@@ -329,51 +355,90 @@ impl Snapshot {
                     }
                     _ => (step.next.as_deref(), None, "completed"),
                 };
-                match resolve(target) {
-                    Ok(next) => (Cursor { step: next, attempt: 1, wake_at: wake }, action),
+                return match resolve(target) {
+                    Ok(next) => {
+                        self.place(state, branch, Cursor { wake_at: wake, ..Cursor::at(next) }, now);
+                        action
+                    }
                     Err(e) => {
                         self.fail(state, e);
-                        return "failed";
+                        "failed"
                     }
-                }
+                };
             }
-            StepResult::Err { message, retryable } => {
-                let max = step.retry.map_or(1, |r| r.max_attempts);
-                if retryable && attempt < max {
-                    let wait = step.retry.map_or(0, |r| r.backoff(attempt + 1));
+            StepResult::Unavailable(message) => {
+                let since = unavailable_since.unwrap_or(now);
+                if now.saturating_sub(since) < UNAVAILABLE_FOR_MS {
                     let cursor = Cursor {
                         step: Some(step.id.clone()),
-                        attempt: attempt + 1,
-                        wake_at: Some(now + wait),
+                        attempt: attempt.attempt,
+                        wake_at: Some(now + UNAVAILABLE_RETRY_MS),
+                        unavailable_since: Some(since),
                     };
-                    (cursor, "retrying")
-                } else if let Some(handler) = step.on_error.as_deref() {
-                    set_output(&mut state.context, &step.id, json!({ "error": message }));
-                    match resolve(Some(handler)) {
-                        Ok(next) => (Cursor { step: next, attempt: 1, wake_at: None }, "caught"),
-                        Err(e) => {
-                            self.fail(state, e);
-                            return "failed";
-                        }
-                    }
-                } else {
-                    self.fail(state, format!("step `{}`: {message}", step.id));
-                    return "failed";
+                    self.place(state, branch, cursor, now);
+                    return "retrying";
                 }
+                (format!("{message} (waited {} s for it)", UNAVAILABLE_FOR_MS / 1_000), false)
             }
+            StepResult::Err { message, retryable } => (message, retryable),
         };
+        let max = step.retry.map_or(1, |r| r.max_attempts);
+        if retryable && attempt.attempt < max {
+            let wait = step.retry.map_or(0, |r| r.backoff(attempt.attempt + 1));
+            let wait = jittered(wait, state.jitter_seed, &step.id, attempt.attempt);
+            let cursor = Cursor {
+                step: Some(step.id.clone()),
+                attempt: attempt.attempt + 1,
+                wake_at: Some(now + wait),
+                unavailable_since: None,
+            };
+            self.place(state, branch, cursor, now);
+            return "retrying";
+        }
+        self.end_visit(state, &step.id);
+        let Some(handler) = step.on_error.as_deref() else {
+            self.fail(state, format!("step `{}`: {message}", step.id));
+            return "failed";
+        };
+        set_output(&mut state.context, &step.id, json!({ "error": message }));
+        match resolve(Some(handler)) {
+            Ok(next) => {
+                self.place(state, branch, Cursor::at(next), now);
+                "caught"
+            }
+            Err(e) => {
+                self.fail(state, e);
+                "failed"
+            }
+        }
+    }
+
+    fn end_visit(&self, state: &mut RunState, step: &str) {
+        *state.position.visits.entry(step.to_owned()).or_default() += 1;
+    }
+
+    /// Puts `cursor` where the step ran, then settles the run.
+    fn place(&self, state: &mut RunState, branch: Option<usize>, cursor: Cursor, now: u64) {
         match branch {
             None => state.position.top = cursor,
             Some(b) => {
                 if let Some(slot) = state.position.branches.get_mut(b) {
                     *slot = cursor;
                 }
-                state.position.turn = b + 1;
             }
         }
         self.settle(state, now);
-        action
     }
+}
+
+/// `wait` spread over 80% to 120% of itself, the same for the same run, step
+/// and attempt (so a replayed decision is the same), different across runs:
+/// runs that failed together do not all retry at the same millisecond.
+fn jittered(wait: u64, seed: u64, step: &str, attempt: u32) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (seed, step, attempt).hash(&mut hasher);
+    let fraction = (hasher.finish() % 10_001) as f64 / 10_000.0;
+    (wait as f64 * (0.8 + 0.4 * fraction)).round() as u64
 }
 
 fn set_output(context: &mut Value, id: &str, output: Value) {
@@ -399,6 +464,7 @@ mod tests {
             version: 1,
             steps,
             resolved: Default::default(),
+            max_steps: None,
         }
     }
 
@@ -409,6 +475,7 @@ mod tests {
             position: Position::start(snap.steps.first()),
             error: None,
             wake_at: None,
+            jitter_seed: 7,
         }
     }
 
@@ -421,10 +488,14 @@ mod tests {
         let mut now = 1_000;
         for _ in 0..100 {
             match snap.plan(st, now) {
-                Plan::Run { step, branch, attempt } => {
-                    let step = step.clone();
-                    let action = snap.apply(st, &step, branch, attempt, result(&step.id, attempt), now);
-                    trail.push((step.id.clone(), action));
+                Plan::Run(attempts) => {
+                    let attempts: Vec<(StepDef, Option<usize>, u32)> =
+                        attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+                    for (step, branch, attempt) in attempts {
+                        let a = Attempt { step: &step, branch, attempt };
+                        let action = snap.apply(st, &a, result(&step.id, attempt), now);
+                        trail.push((step.id.clone(), action));
+                    }
                 }
                 Plan::Sleep(t) => now = t,
                 Plan::Finished => break,
@@ -518,6 +589,7 @@ mod tests {
                 done(json!(id))
             }
         });
+        // Both branches start at once; x2 follows x1 while y1 sleeps.
         let ids: Vec<&str> = trail.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["x1", "y1", "x2", "after"]);
         assert_eq!(st.context["steps"]["p"], json!({ "x1": "x1", "x2": "x2", "y1": "slept" }));
@@ -528,18 +600,122 @@ mod tests {
     fn a_sleep_makes_the_run_wait_until_its_time() {
         let snap = snapshot(vec![step("w"), step("b")]);
         let mut st = state(&snap);
-        let Plan::Run { step, branch, attempt } = snap.plan(&mut st, 1_000) else { panic!() };
-        let step = step.clone();
+        let Plan::Run(attempts) = snap.plan(&mut st, 1_000) else { panic!() };
+        let (step, branch, attempt) = (attempts[0].step.clone(), attempts[0].branch, attempts[0].attempt);
         let action = snap.apply(
             &mut st,
-            &step,
-            branch,
-            attempt,
+            &Attempt { step: &step, branch, attempt },
             StepResult::Ok(Outcome::Sleep { until_ms: 9_000, output: json!({}) }),
             1_000,
         );
         assert_eq!((action, st.status, st.wake_at), ("slept", Status::Waiting, Some(9_000)));
         assert_eq!(snap.plan(&mut st, 2_000), Plan::Sleep(9_000));
         assert!(matches!(snap.plan(&mut st, 9_000), Plan::Run { .. }));
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn snap(steps: serde_json::Value, max_steps: Option<u32>) -> Snapshot {
+        Snapshot {
+            workflow_id: "w".into(),
+            workflow_name: "w".into(),
+            version: 1,
+            steps: serde_json::from_value(steps).unwrap(),
+            resolved: Default::default(),
+            max_steps,
+        }
+    }
+
+    fn start(s: &Snapshot) -> RunState {
+        RunState {
+            status: Status::Pending,
+            context: json!({ "event": {}, "steps": {}, "vars": {} }),
+            position: Position::start(s.steps.first()),
+            error: None,
+            wake_at: None,
+            jitter_seed: RunState::seed_of("run-1"),
+        }
+    }
+
+    fn step_once(s: &Snapshot, st: &mut RunState, now: u64, result: StepResult) -> Vec<&'static str> {
+        let Plan::Run(attempts) = s.plan(st, now) else { return Vec::new() };
+        let attempts: Vec<(StepDef, Option<usize>, u32)> =
+            attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+        attempts
+            .iter()
+            .map(|(step, branch, attempt)| {
+                s.apply(st, &Attempt { step, branch: *branch, attempt: *attempt }, result.clone(), now)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_condition_loop_ends_failed_at_the_step_budget() {
+        let s = snap(json!([{ "id": "again", "type": "noop", "next": "again" }]), Some(5));
+        let mut st = start(&s);
+        let mut n = 0;
+        while !step_once(&s, &mut st, 1_000, StepResult::Ok(Outcome::Done(json!(1)))).is_empty() {
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        assert_eq!(st.status, Status::Failed);
+        assert_eq!(
+            st.error.as_deref(),
+            Some("the run reached its step budget of 5 attempts (`limits.maxSteps`)")
+        );
+    }
+
+    #[test]
+    fn a_step_visited_twice_has_two_visits_and_retries_keep_theirs() {
+        let s = snap(
+            json!([{ "id": "a", "type": "noop", "next": "a", "retry": { "maxAttempts": 3, "backoffMs": 0 } }]),
+            Some(4),
+        );
+        let mut st = start(&s);
+        assert_eq!(st.position.visit("a"), 1);
+        step_once(&s, &mut st, 1_000, StepResult::Err { message: "x".into(), retryable: true });
+        assert_eq!((st.position.visit("a"), st.position.top.attempt), (1, 2));
+        step_once(&s, &mut st, 1_000, StepResult::Ok(Outcome::Done(json!(1))));
+        assert_eq!((st.position.visit("a"), st.position.top.attempt), (2, 1));
+    }
+
+    #[test]
+    fn retry_backoff_is_jittered_within_a_fifth_and_the_same_on_replay() {
+        let s = snap(
+            json!([{ "id": "a", "type": "noop", "retry": { "maxAttempts": 2, "backoffMs": 10000 } }]),
+            None,
+        );
+        let mut waits = std::collections::BTreeSet::new();
+        for run in 0..20 {
+            let mut st = start(&s);
+            st.jitter_seed = RunState::seed_of(&format!("run-{run}"));
+            step_once(&s, &mut st, 1_000, StepResult::Err { message: "x".into(), retryable: true });
+            let wait = st.wake_at.unwrap() - 1_000;
+            assert!((8_000..=12_000).contains(&wait), "{wait}");
+            let mut again = start(&s);
+            again.jitter_seed = st.jitter_seed;
+            step_once(&s, &mut again, 1_000, StepResult::Err { message: "x".into(), retryable: true });
+            assert_eq!(again.wake_at, st.wake_at);
+            waits.insert(wait);
+        }
+        assert!(waits.len() > 10, "jitter spreads runs apart: {waits:?}");
+    }
+
+    #[test]
+    fn a_missing_plugin_is_looked_for_again_then_fails_after_a_minute() {
+        let s = snap(json!([{ "id": "a", "type": "gone" }]), None);
+        let mut st = start(&s);
+        let missing = || StepResult::Unavailable("plugin `gone` is not installed".into());
+        assert_eq!(step_once(&s, &mut st, 1_000, missing()), ["retrying"]);
+        assert_eq!((st.status, st.wake_at, st.position.attempts), (Status::Waiting, Some(2_000), 0));
+        assert_eq!(step_once(&s, &mut st, 2_000, missing()), ["retrying"]);
+        assert_eq!(step_once(&s, &mut st, 61_000, missing()), ["failed"]);
+        assert_eq!(
+            st.error.as_deref(),
+            Some("step `a`: plugin `gone` is not installed (waited 60 s for it)")
+        );
     }
 }

@@ -4,16 +4,26 @@
 //!
 //! A waiting run is a row with a wake time, not a task: the scheduler claims
 //! due rows with one conditional update and only then spawns a task for them.
+//!
+//! Every claim of a run increments its fencing token (`claimCount`), and every
+//! write of its driver is conditional on it, so a driver whose lease lapsed
+//! and was claimed again cannot commit. Leases are renewed only for the runs
+//! a live task of this host drives; a task that ends without settling its run
+//! hands it back.
 
+pub mod control;
 pub mod cron;
 pub mod definition;
 mod executor;
+pub mod lifecycle;
 pub mod machine;
 pub mod plugins;
 mod scheduler;
+pub mod status;
 pub mod template;
 pub mod validate;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,13 +35,19 @@ use tokio_util::task::TaskTracker;
 
 use crate::runtime::Runtime;
 use crate::store::Store;
-use crate::store::commit::{Committer, Write};
+use crate::store::commit::{Committer, IdempotencyKey, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::RunRow;
 use crate::store::workflows::{self, WorkflowRow};
-use definition::{StepDef, WorkflowSpec};
-use machine::{Position, Snapshot, Status};
+use crate::store::{idempotency, runs};
+use definition::{StepDef, WorkflowLimits, WorkflowSpec};
+use machine::{Position, Snapshot};
+use status::{RunStatus, WorkflowStatus};
 use validate::ResolvedTypes;
+
+/// How long an idempotency key holds: a repeat within it returns the runs the
+/// first request started.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// A run as committed when this host stopped driving it, with the log rows
 /// it wrote: what a synchronous trigger answers, without reading them back.
@@ -76,7 +92,7 @@ pub enum EngineError {
         /// Workflow id.
         id: String,
         /// Its status.
-        status: String,
+        status: WorkflowStatus,
     },
     /// The stored definition no longer validates (e.g. a plugin was removed).
     #[error("workflow `{0}` is not valid: {1}")]
@@ -101,9 +117,25 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) tasks: TaskTracker,
+    /// Cancelled when the host stops: no more claims, streams end, drivers
+    /// hand their runs back after the step in flight.
     pub(crate) shutdown: CancellationToken,
+    /// Cancelled once every driver has ended: stops the lease keeper.
+    pub(crate) drained: CancellationToken,
     pub(crate) wake: Notify,
-    watchers: std::sync::Mutex<std::collections::HashMap<String, Vec<oneshot::Sender<Settled>>>>,
+    /// The runs this host's tasks drive, each with the token that interrupts
+    /// its step in flight (a cancel).
+    pub(crate) driving: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    watchers: std::sync::Mutex<HashMap<String, Vec<oneshot::Sender<Settled>>>>,
+}
+
+/// What a trigger started.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The runs, in start order.
+    pub runs: Vec<RunRow>,
+    /// Whether an earlier request with the same idempotency key started them.
+    pub replayed: bool,
 }
 
 impl Engine {
@@ -119,7 +151,9 @@ impl Engine {
             config,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            drained: CancellationToken::new(),
             wake: Notify::new(),
+            driving: Default::default(),
             watchers: Default::default(),
         });
         scheduler::spawn(engine.clone());
@@ -143,40 +177,105 @@ impl Engine {
         workflow: &WorkflowRow,
         event: Value,
     ) -> Result<RunRow, EngineError> {
-        self.start_run_watched(workflow, event, false).await.map(|(run, _)| run)
+        self.start_run_watched(workflow, event, false, None).await.map(|(started, _)| started.runs[0].clone())
     }
 
     /// Like [`Engine::start_run`]; with `watch`, also returns a receiver that
     /// resolves when this host stops driving the run: it ended, went to sleep,
-    /// or was handed over.
+    /// or was handed over. With `key`, a repeat of the key for this workflow
+    /// within [`IDEMPOTENCY_WINDOW`] returns the run already started.
     pub async fn start_run_watched(
         self: &Arc<Self>,
         workflow: &WorkflowRow,
         event: Value,
         watch: bool,
-    ) -> Result<(RunRow, Option<oneshot::Receiver<Settled>>), EngineError> {
-        if !matches!(workflow.status.as_str(), "DRAFT" | "ACTIVE") {
-            return Err(EngineError::NotTriggerable {
-                id: workflow.id.clone(),
-                status: workflow.status.clone(),
-            });
+        key: Option<&str>,
+    ) -> Result<(Started, Option<oneshot::Receiver<Settled>>), EngineError> {
+        let scope = format!("trigger:{}", workflow.id);
+        if let Some(key) = key
+            && let Some(started) = self.replay(&scope, key).await?
+        {
+            return Ok((started, None));
         }
-        let steps: Vec<StepDef> = serde_json::from_str(&workflow.steps)
-            .map_err(|e| EngineError::Invalid(workflow.id.clone(), e.to_string()))?;
+        let (run, snapshot) = self.prepare_run(workflow, event)?;
+        let key = key.map(|key| IdempotencyKey { scope, key: key.to_owned(), created_at: run.started_at });
+        let receiver = watch.then(|| self.watch(&run.id));
+        match self.commit_start(vec![run.clone()], key.clone()).await {
+            Ok(()) => {}
+            Err(e) => {
+                self.settled(&run.id, None);
+                return match key.as_ref().map(|k| self.replay(&k.scope, &k.key)) {
+                    Some(replay) => replay.await?.map(|s| (s, None)).ok_or(e),
+                    None => Err(e),
+                };
+            }
+        }
+        executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
+        Ok((Started { runs: vec![run], replayed: false }, receiver))
+    }
+
+    /// The runs an earlier request with `key` started, if within the window.
+    async fn replay(&self, scope: &str, key: &str) -> Result<Option<Started>, EngineError> {
+        let since = now_ms() as i64 - IDEMPOTENCY_WINDOW.as_millis() as i64;
+        let Some(ids) = idempotency::find(self.store.pool(), scope, key, since).await? else {
+            return Ok(None);
+        };
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(run) = runs::get(self.store.pool(), &id).await? {
+                runs.push(run);
+            }
+        }
+        Ok(Some(Started { runs, replayed: true }))
+    }
+
+    /// Inserts runs (and their idempotency key) in one unit: all or none.
+    async fn commit_start(&self, runs: Vec<RunRow>, key: Option<IdempotencyKey>) -> Result<(), EngineError> {
+        self.committer.commit(Write::Start { runs, key }).await.map(|_| ()).map_err(EngineError::Store)
+    }
+
+    fn watch(&self, run_id: &str) -> oneshot::Receiver<Settled> {
+        let (tx, rx) = oneshot::channel();
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(run_id.to_owned())
+            .or_default()
+            .push(tx);
+        rx
+    }
+
+    /// The row of a new run of `workflow`, held by this host (its first
+    /// claim), and the snapshot it runs.
+    pub(crate) fn prepare_run(
+        &self,
+        workflow: &WorkflowRow,
+        event: Value,
+    ) -> Result<(RunRow, Snapshot), EngineError> {
+        if !matches!(workflow.status, WorkflowStatus::Draft | WorkflowStatus::Active) {
+            return Err(EngineError::NotTriggerable { id: workflow.id.clone(), status: workflow.status });
+        }
+        let invalid = |e: String| EngineError::Invalid(workflow.id.clone(), e);
+        let steps: Vec<StepDef> =
+            serde_json::from_str(&workflow.steps).map_err(|e| invalid(e.to_string()))?;
+        let limits: WorkflowLimits = match &workflow.limits {
+            Some(text) => serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?,
+            None => WorkflowLimits::default(),
+        };
         // ACTIVE workflows run the versions fixed at activation; drafts resolve now.
         let resolved: ResolvedTypes = match workflow.resolved_types.as_deref().map(serde_json::from_str) {
-            Some(Ok(resolved)) if workflow.status == "ACTIVE" => resolved,
+            Some(Ok(resolved)) if workflow.status == WorkflowStatus::Active => resolved,
             _ => {
                 let spec = WorkflowSpec {
                     name: workflow.name.clone(),
                     description: None,
-                    trigger: serde_json::from_str(&workflow.trigger)
-                        .map_err(|e| EngineError::Invalid(workflow.id.clone(), e.to_string()))?,
+                    trigger: serde_json::from_str(&workflow.trigger).map_err(|e| invalid(e.to_string()))?,
                     steps: steps.clone(),
+                    limits: Some(limits),
                 };
                 self.validate(&spec).map_err(|errors| {
                     let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                    EngineError::Invalid(workflow.id.clone(), list.join("; "))
+                    invalid(list.join("; "))
                 })?
             }
         };
@@ -186,13 +285,14 @@ impl Engine {
             version: workflow.version,
             steps,
             resolved,
+            max_steps: limits.max_steps,
         };
         let now = now_ms() as i64;
         let position = Position::start(snapshot.steps.first());
         let run = RunRow {
             id: new_id(),
             workflow_id: workflow.id.clone(),
-            status: Status::Pending.as_str().to_owned(),
+            status: RunStatus::Pending,
             context: json!({ "event": event, "steps": {}, "vars": {} }).to_string(),
             current_step: position.top.step.clone(),
             started_at: now,
@@ -204,20 +304,9 @@ impl Engine {
             lease_owner: Some(self.config.node_id.clone()),
             lease_until: Some(now + self.config.lease.as_millis() as i64),
             updated_at: now,
+            claim_count: 1,
         };
-        self.committer.commit(Write::Insert(run.clone(), Vec::new())).await.map_err(EngineError::Store)?;
-        let settled = watch.then(|| {
-            let (tx, rx) = oneshot::channel();
-            self.watchers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(run.id.clone())
-                .or_default()
-                .push(tx);
-            rx
-        });
-        executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
-        Ok((run, settled))
+        Ok((run, snapshot))
     }
 
     /// Wakes whoever watches `run_id` (see [`Engine::start_run_watched`]).
@@ -232,23 +321,63 @@ impl Engine {
     }
 
     /// Starts every ACTIVE workflow listening for `event_type`, with `data` as
-    /// the payload; returns the runs started.
+    /// the payload, in one unit: all the runs or none. With `key`, a repeat
+    /// within [`IDEMPOTENCY_WINDOW`] returns the runs the first one started.
     pub async fn trigger_event(
         self: &Arc<Self>,
         event_type: &str,
         data: Value,
-    ) -> Result<Vec<RunRow>, EngineError> {
+        key: Option<&str>,
+    ) -> Result<Started, EngineError> {
+        const SCOPE: &str = "event";
+        if let Some(key) = key
+            && let Some(started) = self.replay(SCOPE, key).await?
+        {
+            return Ok(started);
+        }
         let listeners = workflows::listening(self.store.pool(), event_type).await?;
-        let mut runs = Vec::with_capacity(listeners.len());
-        for workflow in listeners {
-            match self.start_run(&workflow, data.clone()).await {
-                Ok(run) => runs.push(run),
+        let mut prepared = Vec::with_capacity(listeners.len());
+        for workflow in &listeners {
+            match self.prepare_run(workflow, data.clone()) {
+                Ok(run) => prepared.push(run),
+                // A listener whose definition no longer holds cannot run; the
+                // others still start.
                 Err(e) => {
                     tracing::warn!("event `{event_type}` did not start workflow `{}`: {e}", workflow.id)
                 }
             }
         }
-        Ok(runs)
+        let now = now_ms() as i64;
+        let key =
+            key.map(|key| IdempotencyKey { scope: SCOPE.to_owned(), key: key.to_owned(), created_at: now });
+        let rows: Vec<RunRow> = prepared.iter().map(|(run, _)| run.clone()).collect();
+        if !rows.is_empty() || key.is_some() {
+            if let Err(e) = self.commit_start(rows.clone(), key.clone()).await {
+                // A concurrent request with the same key may have won.
+                return match &key {
+                    Some(k) => self.replay(&k.scope, &k.key).await?.ok_or(e),
+                    None => Err(e),
+                };
+            }
+        }
+        for (run, snapshot) in prepared {
+            executor::spawn(self.clone(), run, Some(Arc::new(snapshot)));
+        }
+        Ok(Started { runs: rows, replayed: false })
+    }
+
+    /// Interrupts the step in flight of `run_id` if this host drives it (the
+    /// run was cancelled): its result is dropped, nothing of it is recorded.
+    pub fn interrupt(&self, run_id: &str) {
+        if let Some(token) = self.driving.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
+            token.cancel();
+        }
+    }
+
+    /// The ids of the runs this host's tasks drive, as a JSON list.
+    pub(crate) fn driving_json(&self) -> String {
+        let driving = self.driving.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::to_string(&driving.keys().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
     }
 
     /// Asks the scheduler to look for due runs now (e.g. after a retry).
@@ -256,12 +385,20 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    /// Stops claiming work, lets every step in flight finish and be recorded
-    /// (each run task awaits its own commit), and hands back the leases of
-    /// unfinished runs.
+    /// Stops claiming work at once and ends the live streams; every driver
+    /// lets its step in flight finish and be recorded, then hands its run
+    /// back. Returns when they all have; the lease keeper renews the leases of
+    /// the runs still being driven until then.
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        self.drained.cancel();
+    }
+
+    /// A token cancelled when the host begins to stop: long-lived responses
+    /// (event streams) end on it.
+    pub fn stopping(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 }

@@ -34,8 +34,8 @@ pub enum InstallError {
     /// Not installed.
     #[error("plugin `{0}` is not installed")]
     NotFound(String),
-    /// Used by ACTIVE workflows.
-    #[error("plugin `{0}` is used by ACTIVE workflows: {1}")]
+    /// Pinned by workflows or runs.
+    #[error("plugin `{0}` is still used by {1}")]
     InUse(String, String),
     /// Storage failed.
     #[error("storage error: {0}")]
@@ -86,7 +86,9 @@ pub async fn install(
     Ok((plugin, true))
 }
 
-/// Removes `name@version` unless an ACTIVE workflow uses it.
+/// Removes `name@version` unless something still needs it: a workflow that
+/// is not archived and pins it (or uses the name when it is the only
+/// version), or a run that is unfinished or FAILED whose snapshot resolved it.
 pub async fn uninstall(
     store: &Store,
     runtime: &Runtime,
@@ -100,9 +102,15 @@ pub async fn uninstall(
     if plugins::get(store.pool(), name, version).await?.is_none() {
         return Err(InstallError::NotFound(id));
     }
-    let users = plugins::active_users(store.pool(), &id).await?;
+    const SHOWN: i64 = 20;
+    let versions = runtime.registry().list().iter().filter(|p| p.info().name == name).count();
+    let users = plugins::users(store.pool(), name, version, versions <= 1, SHOWN + 1).await?;
     if !users.is_empty() {
-        return Err(InstallError::InUse(id, users.join(", ")));
+        let mut list = users.iter().take(SHOWN as usize).cloned().collect::<Vec<_>>().join(", ");
+        if users.len() > SHOWN as usize {
+            list.push_str(" and more");
+        }
+        return Err(InstallError::InUse(id, list));
     }
     plugins::delete(store.pool(), name, version).await?;
     runtime.registry().remove(name, version);

@@ -20,7 +20,8 @@ pub(crate) fn spawn(engine: Arc<Engine>) {
     tasks.spawn(async move { claim_loop(e).await });
     let (store, runtime, stop) = (engine.store.clone(), engine.runtime.clone(), engine.shutdown.clone());
     tasks.spawn(super::plugins::follow(store, runtime, stop));
-    tasks.spawn(async move { lease_loop(engine).await });
+    // Not tracked: it must outlive the drivers the tracker waits for.
+    tokio::spawn(lease_loop(engine));
 }
 
 async fn claim_loop(engine: Arc<Engine>) {
@@ -47,12 +48,14 @@ async fn claim_once(engine: &Arc<Engine>) -> usize {
     }
     let now = now_ms() as i64;
     let lease_until = now + engine.config.lease.as_millis() as i64;
+    let driving = engine.driving_json();
     match runs::claim_due(
         engine.store.pool(),
         &engine.config.node_id,
         now,
         lease_until,
         free.min(CLAIM_BATCH),
+        &driving,
     )
     .await
     {
@@ -70,40 +73,72 @@ async fn claim_once(engine: &Arc<Engine>) -> usize {
     }
 }
 
-/// Starts one run per due cron workflow. The conditional update of
-/// `cronNextAt` decides which host fires; fires missed while no host ran
-/// collapse into one, since the next fire is computed from now.
+/// Starts one run per due cron workflow. Claiming the fire (moving
+/// `cronNextAt` on, conditionally) and inserting its run are one transaction,
+/// so a fire is neither lost nor run twice, with any number of hosts. Fires
+/// missed while no host ran collapse into one, since the next fire is
+/// computed from now.
 async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
     let now = now_ms();
     for workflow in workflows::cron_due(engine.store.pool(), now as i64).await? {
         let Some(due) = workflow.cron_next_at else { continue };
         let next = match serde_json::from_str::<Trigger>(&workflow.trigger) {
-            Ok(Trigger::Cron(c)) => Schedule::parse(&c.expression, c.timezone.as_deref())
-                .ok()
-                .and_then(|s| s.next_after(now.max(due as u64)))
-                .map(|t| t as i64),
-            _ => None,
+            Ok(Trigger::Cron(c)) => {
+                Schedule::parse(&c.expression, c.timezone.as_deref()).map_err(|e| e.message).and_then(|s| {
+                    s.next_after(now.max(due as u64))
+                        .map(|t| t as i64)
+                        .ok_or_else(|| format!("`{}` has no fire time after now", c.expression))
+                })
+            }
+            Ok(_) => Err("the trigger is no longer a cron trigger".to_owned()),
+            Err(e) => Err(format!("the trigger does not parse: {e}")),
         };
-        if !workflows::claim_cron(engine.store.pool(), &workflow.id, due, next).await? {
-            continue;
+        if let Err(e) = &next {
+            // Loud, and kept on the workflow (the API shows `cronError`).
+            tracing::error!("cron workflow `{}` is disarmed: {e}", workflow.id);
         }
         let event = json!({ "scheduledAt": iso(due as u64), "firedAt": iso(now) });
-        if let Err(e) = engine.start_run(&workflow, event).await {
-            tracing::error!("cron workflow `{}` did not start: {e}", workflow.id);
+        let prepared = engine.prepare_run(&workflow, event);
+        let mut tx = engine.store.pool().begin().await?;
+        if !workflows::claim_cron(
+            &mut tx,
+            &workflow.id,
+            due,
+            next.as_ref().map(|t| *t).map_err(String::as_str),
+        )
+        .await?
+        {
+            continue; // another host fired it
         }
+        let (run, snapshot) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                // The tick passes without a run; the next one is armed.
+                tx.commit().await?;
+                tracing::error!("cron workflow `{}` did not start: {e}", workflow.id);
+                continue;
+            }
+        };
+        runs::insert(&mut tx, &run).await?;
+        tx.commit().await?;
+        executor::spawn(engine.clone(), run, Some(Arc::new(snapshot)));
     }
     Ok(())
 }
 
+/// Renews the leases of the runs this host drives, until every driver has
+/// ended (after a stop, too: the steps in flight still need their runs).
 async fn lease_loop(engine: Arc<Engine>) {
     let every = engine.config.lease / 3;
     loop {
         tokio::select! {
-            _ = engine.shutdown.cancelled() => return,
+            _ = engine.drained.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
         let until = now_ms() as i64 + engine.config.lease.as_millis() as i64;
-        if let Err(e) = runs::renew_leases(engine.store.pool(), &engine.config.node_id, until).await {
+        let driving = engine.driving_json();
+        if let Err(e) = runs::renew_leases(engine.store.pool(), &engine.config.node_id, until, &driving).await
+        {
             tracing::error!("renewing leases: {e}");
         }
     }

@@ -42,11 +42,27 @@ fn err(step: Option<&str>, field: impl Into<String>, message: impl Into<String>)
 /// The plugin each step type resolves to (`"email"` → `"email@0.1.0"`).
 pub type ResolvedTypes = BTreeMap<String, String>;
 
-/// Checks `spec` against the installed plugins; returns the resolved step types.
+/// Most step attempts a workflow may allow its runs (`limits.maxSteps`).
+pub const MAX_STEPS_CEILING: u32 = 1_000_000;
+
+/// Checks `spec` against the installed plugins; returns the resolved step
+/// types (unpinned types resolve to the newest version).
 pub fn validate(
     spec: &WorkflowSpec,
     registry: &Registry,
     limits: &HostLimits,
+) -> Result<ResolvedTypes, Vec<ValidationError>> {
+    validate_pinned(spec, registry, limits, &ResolvedTypes::new())
+}
+
+/// Like [`validate`], with the step types in `pins` resolved to the versions
+/// they name instead of the newest: how an ACTIVE workflow's edit keeps the
+/// versions fixed at its activation.
+pub fn validate_pinned(
+    spec: &WorkflowSpec,
+    registry: &Registry,
+    limits: &HostLimits,
+    pins: &ResolvedTypes,
 ) -> Result<ResolvedTypes, Vec<ValidationError>> {
     let mut errors = Vec::new();
     if spec.name.trim().is_empty() {
@@ -64,8 +80,18 @@ pub fn validate(
             errors.push(err(Some(&step.id), "id", "duplicate step id"));
         }
     }
+    if let Some(max) = spec.limits.and_then(|l| l.max_steps)
+        && !(1..=MAX_STEPS_CEILING).contains(&max)
+    {
+        errors.push(err(
+            None,
+            "limits.maxSteps",
+            format!("must be from 1 to {MAX_STEPS_CEILING}, got {max}"),
+        ));
+    }
     let mut resolved = ResolvedTypes::new();
-    check_list(&spec.steps, false, registry, limits, &mut resolved, &mut errors);
+    let scope = Scope { registry, limits, pins };
+    check_list(&spec.steps, false, &scope, &mut resolved, &mut errors);
     if errors.is_empty() { Ok(resolved) } else { Err(errors) }
 }
 
@@ -85,14 +111,21 @@ fn check_trigger(trigger: &Trigger, errors: &mut Vec<ValidationError>) {
     }
 }
 
+/// What steps are checked against.
+struct Scope<'a> {
+    registry: &'a Registry,
+    limits: &'a HostLimits,
+    pins: &'a ResolvedTypes,
+}
+
 fn check_list(
     steps: &[StepDef],
     in_branch: bool,
-    registry: &Registry,
-    limits: &HostLimits,
+    scope_of: &Scope<'_>,
     resolved: &mut ResolvedTypes,
     errors: &mut Vec<ValidationError>,
 ) {
+    let (registry, limits) = (scope_of.registry, scope_of.limits);
     let ids: HashSet<&str> = steps.iter().map(|s| s.id.as_str()).collect();
     let target_ok = |target: &str| target == END || ids.contains(target);
     let scope = if in_branch { "in its branch" } else { "at the top level" };
@@ -124,7 +157,7 @@ fn check_list(
                             errors.push(err(id, "branches", "parallel steps cannot be nested"));
                             break;
                         }
-                        check_list(branch, true, registry, limits, resolved, errors);
+                        check_list(branch, true, scope_of, resolved, errors);
                     }
                 }
                 _ => errors.push(err(id, "branches", "a parallel step needs non-empty branches")),
@@ -134,7 +167,8 @@ fn check_list(
         if step.branches.is_some() {
             errors.push(err(id, "branches", "only `parallel` steps have branches"));
         }
-        let Some(plugin) = registry.resolve(&step.step_type) else {
+        let wanted = scope_of.pins.get(&step.step_type).unwrap_or(&step.step_type);
+        let Some(plugin) = registry.resolve(wanted) else {
             errors.push(err(id, "type", format!("unknown step type `{}`", step.step_type)));
             continue;
         };

@@ -3,10 +3,16 @@
 //! Every step attempt is still recorded atomically (its log row and the run's
 //! move are one unit: both or neither), but many attempts share one commit, so
 //! the disk syncs once per batch instead of once per step.
+//!
+//! A batch first goes in whole, with its log rows in multi-row inserts. If
+//! that fails, the batch goes again with each write in its own savepoint, so
+//! a write that fails (a constraint, a trigger, a full disk for its row) fails
+//! only its own run and the others commit.
 
-use sqlx::SqlitePool;
+use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency;
 use super::runs::{self, LogRow, RunRow};
 
 /// Most writes in one transaction.
@@ -15,17 +21,33 @@ const MAX_BATCH: usize = 512;
 /// One durable write.
 #[derive(Debug)]
 pub enum Write {
-    /// A new run, and its first log rows.
-    Insert(RunRow, Vec<LogRow>),
-    /// A run moved by `owner`, with the log rows of the move.
+    /// New runs, all or none, with the idempotency key of the request that
+    /// started them.
+    Start {
+        /// The runs.
+        runs: Vec<RunRow>,
+        /// The key, when the request had one.
+        key: Option<IdempotencyKey>,
+    },
+    /// A run moved by the driver of its claim (`run.claim_count`), with the
+    /// log rows of the move.
     Advance {
         /// New state of the run.
         run: RunRow,
-        /// The host holding the lease.
-        owner: String,
         /// Rows to append.
         logs: Vec<LogRow>,
     },
+}
+
+/// An idempotency key to record with the runs it started.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// `event`, or `trigger:<workflowId>`.
+    pub scope: String,
+    /// The client's key.
+    pub key: String,
+    /// When the request came, unix ms.
+    pub created_at: i64,
 }
 
 type Ack = oneshot::Sender<Result<bool, String>>;
@@ -45,8 +67,8 @@ impl Committer {
     }
 
     /// Makes `write` durable. `Ok(true)` once committed; `Ok(false)` when an
-    /// advance no longer applies (run cancelled or lease lost) and nothing was
-    /// written.
+    /// advance no longer applies (run cancelled, or claimed again elsewhere)
+    /// and nothing was written; `Err` when this write could not be stored.
     pub async fn commit(&self, write: Write) -> Result<bool, String> {
         let (ack, done) = oneshot::channel();
         self.tx.send((write, ack)).await.map_err(|_| "the committer has stopped".to_owned())?;
@@ -64,38 +86,35 @@ async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(Write, Ack)>) {
     }
 }
 
-/// Applies a batch in one transaction; one result per write. The log rows of
-/// the whole batch go in a few multi-row inserts after the run updates: the
-/// transaction is all or nothing, so each move still lands with its log rows.
+/// Applies a batch; one result per write.
 async fn apply(pool: &SqlitePool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>> {
     match apply_all(pool, batch).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => {
-            tracing::error!("group commit of {} writes failed: {e}", batch.len());
-            batch.iter().map(|_| Err(format!("database error: {e}"))).collect()
+            tracing::warn!("group commit of {} writes failed ({e}); committing them one by one", batch.len());
+            match apply_each(pool, batch).await {
+                Ok(results) => results,
+                Err(e) => {
+                    tracing::error!("committing {} writes one by one failed: {e}", batch.len());
+                    batch.iter().map(|_| Err(format!("database error: {e}"))).collect()
+                }
+            }
         }
     }
 }
 
+/// The fast path: the whole batch in one transaction, the log rows of every
+/// write in a few multi-row inserts after the run updates. The transaction
+/// is all or nothing, so each move still lands with its log rows.
 async fn apply_all(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut logs: Vec<&LogRow> = Vec::new();
     for (write, _) in batch {
-        let applied = match write {
-            Write::Insert(run, run_logs) => {
-                runs::insert(&mut tx, run).await?;
-                logs.extend(run_logs);
-                true
-            }
-            Write::Advance { run, owner, logs: run_logs } => {
-                let applied = runs::advance(&mut tx, run, owner).await?;
-                if applied {
-                    logs.extend(run_logs);
-                }
-                applied
-            }
-        };
+        let (applied, write_logs) = apply_one(&mut tx, write).await?;
+        if applied {
+            logs.extend(write_logs);
+        }
         results.push(applied);
     }
     for chunk in logs.chunks(LOGS_PER_INSERT) {
@@ -103,6 +122,60 @@ async fn apply_all(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Ve
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// The slow path after a failed batch: one transaction, each write in a
+/// savepoint of its own, so only the writes that fail are lost.
+async fn apply_each(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<Result<bool, String>>> {
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for (write, _) in batch {
+        sqlx::query("SAVEPOINT write").execute(&mut *tx).await?;
+        let done = match apply_one(&mut tx, write).await {
+            Ok((true, logs)) => {
+                let logs: Vec<&LogRow> = logs.iter().collect();
+                runs::insert_logs(&mut tx, &logs).await.map(|()| true)
+            }
+            other => other.map(|(applied, _)| applied),
+        };
+        if let Err(e) = &done {
+            tracing::error!("a write of run `{}` failed: {e}", write.run_id());
+            sqlx::query("ROLLBACK TO write").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE write").execute(&mut *tx).await?;
+        results.push(done.map_err(|e| format!("database error: {e}")));
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// The run part of one write; returns whether it applied and its log rows.
+async fn apply_one<'w>(conn: &mut SqliteConnection, write: &'w Write) -> sqlx::Result<(bool, &'w [LogRow])> {
+    match write {
+        Write::Start { runs: new, key } => {
+            for run in new {
+                runs::insert(conn, run).await?;
+            }
+            if let Some(k) = key {
+                let ids: Vec<&str> = new.iter().map(|r| r.id.as_str()).collect();
+                let since = k.created_at - crate::engine::IDEMPOTENCY_WINDOW.as_millis() as i64;
+                idempotency::insert(conn, &k.scope, &k.key, &ids, k.created_at, since).await?;
+            }
+            Ok((true, &[]))
+        }
+        Write::Advance { run, logs } => {
+            runs::advance(conn, run).await.map(|applied| (applied, logs.as_slice()))
+        }
+    }
+}
+
+impl Write {
+    fn run_id(&self) -> &str {
+        match self {
+            Write::Start { runs, .. } => runs.first().map_or("", |r| r.id.as_str()),
+            Write::Advance { run, .. } => &run.id,
+        }
+    }
 }
 
 /// Log rows per multi-row insert (11 parameters each, well under SQLite's limit).

@@ -2,6 +2,7 @@
 
 pub mod commit;
 pub mod email_templates;
+pub mod idempotency;
 pub mod ids;
 mod kv;
 pub mod notifications;
@@ -18,6 +19,20 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use kv::SqliteKv;
 
+/// How hard a commit holds on to the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Every acknowledged commit survives power loss (SQLite `synchronous=FULL`:
+    /// the WAL is synced at each commit; group commit makes that one sync per
+    /// batch of step moves).
+    #[default]
+    Full,
+    /// Survives a crash of the process, not of the machine: the last commits
+    /// before a power loss or kernel panic may be lost (`synchronous=NORMAL`,
+    /// the WAL is synced at checkpoints only).
+    Normal,
+}
+
 /// The database of a Weft host.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -26,14 +41,16 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://weft.db`,
-    /// in WAL mode, and applies the migrations.
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
+    /// in WAL mode with `durability`, and applies the migrations.
+    pub async fn open(url: &str, durability: Durability) -> anyhow::Result<Self> {
+        let synchronous = match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL is durable against process crashes; only an
-            // OS crash can lose the last commits.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;

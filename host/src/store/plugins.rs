@@ -85,13 +85,33 @@ pub async fn delete(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Resul
     Ok(done.rows_affected() == 1)
 }
 
-/// ACTIVE workflows whose resolved step types include `plugin_id` (`name@version`).
-pub async fn active_users(pool: &SqlitePool, plugin_id: &str) -> sqlx::Result<Vec<String>> {
-    let needle = serde_json::to_string(plugin_id).unwrap_or_default();
-    sqlx::query_scalar(
-        "SELECT id FROM workflows WHERE status = 'ACTIVE' AND resolvedTypes IS NOT NULL AND instr(resolvedTypes, ?) > 0",
+/// What still needs `name@version`, as `workflow `id` (STATUS)` and
+/// `run `id` (STATUS)`: workflows that are not archived and pin it (at
+/// activation or in a step type), or use the name unpinned when it is the
+/// only version (`only_version`); and runs that are unfinished or FAILED
+/// (a retry resumes them) whose snapshot resolved it. At most `limit`.
+pub async fn users(
+    pool: &SqlitePool,
+    name: &str,
+    version: &str,
+    only_version: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let pinned = serde_json::to_string(&format!("{name}@{version}")).unwrap_or_default();
+    let unpinned = format!("\"type\":{}", serde_json::to_string(name).unwrap_or_default());
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT 'workflow', id, status FROM workflows WHERE status != 'ARCHIVED' AND \
+           (instr(COALESCE(resolvedTypes, ''), ?1) > 0 OR instr(steps, ?1) > 0 OR (?2 AND instr(steps, ?3) > 0)) \
+         UNION ALL \
+         SELECT 'run', id, status FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING', 'WAITING', 'FAILED') \
+           AND instr(definition, ?1) > 0 \
+         LIMIT ?4",
     )
-    .bind(needle)
+    .bind(pinned)
+    .bind(only_version)
+    .bind(unpinned)
+    .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(kind, id, status)| format!("{kind} `{id}` ({status})")).collect())
 }

@@ -1,10 +1,8 @@
 //! The `workflow_runs` and `workflow_run_logs` tables.
 
-use serde::Serialize;
-use serde_json::Value;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use super::ids::iso;
+use crate::engine::status::RunStatus;
 
 /// A stored run.
 #[derive(Debug, Clone, FromRow)]
@@ -14,8 +12,8 @@ pub struct RunRow {
     pub id: String,
     /// The workflow.
     pub workflow_id: String,
-    /// PENDING, RUNNING, WAITING, COMPLETED, FAILED or CANCELLED.
-    pub status: String,
+    /// Where the run stands.
+    pub status: RunStatus,
     /// Context JSON.
     pub context: String,
     /// The step being attempted or next.
@@ -38,6 +36,8 @@ pub struct RunRow {
     pub lease_until: Option<i64>,
     /// Last write, unix ms.
     pub updated_at: i64,
+    /// Fencing token: the number of the claim whose driver may write.
+    pub claim_count: i64,
 }
 
 /// One log row.
@@ -68,80 +68,12 @@ pub struct LogRow {
     pub peak_memory_bytes: i64,
 }
 
-/// A run as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunView {
-    id: String,
-    workflow_id: String,
-    status: String,
-    context: Value,
-    current_step: Option<String>,
-    started_at: String,
-    finished_at: Option<String>,
-    error: Option<String>,
-    wake_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    logs: Option<Vec<LogView>>,
-}
-
-/// A log row as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogView {
-    id: String,
-    run_id: String,
-    step: String,
-    action: String,
-    result: Value,
-    created_at: String,
-    attempt: i64,
-    fuel: i64,
-    duration_us: i64,
-    peak_memory_bytes: i64,
-}
-
-impl RunRow {
-    /// The API view, with logs when given.
-    pub fn view(&self, logs: Option<&[LogRow]>) -> RunView {
-        RunView {
-            id: self.id.clone(),
-            workflow_id: self.workflow_id.clone(),
-            status: self.status.clone(),
-            context: serde_json::from_str(&self.context).unwrap_or(Value::Null),
-            current_step: self.current_step.clone(),
-            started_at: iso(self.started_at as u64),
-            finished_at: self.finished_at.map(|t| iso(t as u64)),
-            error: self.error.clone(),
-            wake_at: self.wake_at.filter(|_| self.status == "WAITING").map(|t| iso(t as u64)),
-            logs: logs.map(|rows| rows.iter().map(LogRow::view).collect()),
-        }
-    }
-}
-
-impl LogRow {
-    fn view(&self) -> LogView {
-        LogView {
-            id: self.id.clone(),
-            run_id: self.run_id.clone(),
-            step: self.step.clone(),
-            action: self.action.clone(),
-            result: serde_json::from_str(&self.result).unwrap_or(Value::Null),
-            created_at: iso(self.created_at as u64),
-            attempt: self.attempt,
-            fuel: self.fuel,
-            duration_us: self.duration_us,
-            peak_memory_bytes: self.peak_memory_bytes,
-        }
-    }
-}
-
-const COLUMNS: &str = "id, workflowId, status, context, currentStep, startedAt, finishedAt, error, definition, position, wakeAt, leaseOwner, leaseUntil, updatedAt";
+const COLUMNS: &str = "id, workflowId, status, context, currentStep, startedAt, finishedAt, error, definition, position, wakeAt, leaseOwner, leaseUntil, updatedAt, claimCount";
 
 /// Inserts a run.
 pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO workflow_runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO workflow_runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(&run.id)
     .bind(&run.workflow_id)
@@ -157,19 +89,21 @@ pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<(
     .bind(&run.lease_owner)
     .bind(run.lease_until)
     .bind(run.updated_at)
+    .bind(run.claim_count)
     .execute(conn)
     .await
     .map(|_| ())
 }
 
-/// Moves a run held by `owner`: everything but its identity and definition.
-/// Returns false when the run is no longer this host's to move (cancelled, or
-/// the lease was lost), and then writes nothing.
-pub async fn advance(conn: &mut SqliteConnection, run: &RunRow, owner: &str) -> sqlx::Result<bool> {
+/// Moves a run by the driver of its claim `run.claim_count`: everything but
+/// its identity and definition. Returns false when the run is no longer that
+/// driver's to move (cancelled, or claimed again after its lease lapsed),
+/// and then writes nothing.
+pub async fn advance(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE workflow_runs SET status = ?, context = ?, currentStep = ?, finishedAt = ?, error = ?, position = ?, \
          wakeAt = ?, leaseOwner = ?, leaseUntil = ?, updatedAt = ? \
-         WHERE id = ? AND leaseOwner = ? AND status IN ('PENDING', 'RUNNING', 'WAITING')",
+         WHERE id = ? AND claimCount = ? AND status IN ('PENDING', 'RUNNING', 'WAITING')",
     )
     .bind(&run.status)
     .bind(&run.context)
@@ -182,15 +116,10 @@ pub async fn advance(conn: &mut SqliteConnection, run: &RunRow, owner: &str) -> 
     .bind(run.lease_until)
     .bind(run.updated_at)
     .bind(&run.id)
-    .bind(owner)
+    .bind(run.claim_count)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Appends a log row.
-pub async fn insert_log(conn: &mut SqliteConnection, log: &LogRow) -> sqlx::Result<()> {
-    insert_logs(conn, &[log]).await
 }
 
 /// Appends log rows in one statement.
@@ -236,20 +165,12 @@ pub async fn logs(pool: &SqlitePool, run_id: &str) -> sqlx::Result<Vec<LogRow>> 
     .await
 }
 
-/// The next log sequence number of a run.
-pub async fn next_seq(pool: &SqlitePool, run_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_run_logs WHERE runId = ?")
-        .bind(run_id)
-        .fetch_one(pool)
-        .await
-}
-
 /// A page of runs, newest first. The filters are added to the SQL only when
 /// given, so SQLite can use the (workflowId, status, startedAt) index.
 pub async fn list(
     pool: &SqlitePool,
     workflow_id: Option<&str>,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<RunRow>, i64)> {
@@ -268,7 +189,7 @@ pub async fn list(
     let mut rows = sqlx::query_as(&select);
     let count = format!("SELECT COUNT(*) FROM workflow_runs {filter}");
     let mut total = sqlx::query_scalar(&count);
-    for value in [workflow_id, status].into_iter().flatten() {
+    for value in [workflow_id, status.map(RunStatus::as_str)].into_iter().flatten() {
         rows = rows.bind(value);
         total = total.bind(value);
     }
@@ -278,21 +199,25 @@ pub async fn list(
 }
 
 /// Claims up to `limit` runs that are due: WAITING runs whose time came, and
-/// unfinished runs whose lease is free or expired. One conditional update, so
-/// two hosts never claim the same run.
+/// unfinished runs whose lease is free or expired, except those in `driving`
+/// (a JSON list of the run ids this host's tasks drive). One conditional
+/// update, so two hosts never claim the same run; each claim increments the
+/// run's fencing token.
 pub async fn claim_due(
     pool: &SqlitePool,
     owner: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
+    driving: &str,
 ) -> sqlx::Result<Vec<RunRow>> {
     sqlx::query_as(&format!(
-        "UPDATE workflow_runs SET leaseOwner = ?1, leaseUntil = ?2, \
+        "UPDATE workflow_runs SET leaseOwner = ?1, leaseUntil = ?2, claimCount = claimCount + 1, \
            status = CASE WHEN status = 'WAITING' THEN 'RUNNING' ELSE status END, wakeAt = NULL \
          WHERE id IN (SELECT id FROM workflow_runs WHERE \
-             (status = 'WAITING' AND wakeAt <= ?3 AND (leaseOwner IS NULL OR leaseUntil < ?3)) \
-          OR (status IN ('PENDING', 'RUNNING') AND (leaseOwner IS NULL OR leaseUntil < ?3)) \
+             ((status = 'WAITING' AND wakeAt <= ?3) OR status IN ('PENDING', 'RUNNING')) \
+             AND (leaseUntil IS NULL OR leaseUntil < ?3) \
+             AND id NOT IN (SELECT value FROM json_each(?5)) \
            ORDER BY wakeAt LIMIT ?4) \
          RETURNING {COLUMNS}"
     ))
@@ -300,58 +225,118 @@ pub async fn claim_due(
     .bind(lease_until)
     .bind(now)
     .bind(limit)
+    .bind(driving)
     .fetch_all(pool)
     .await
 }
 
-/// Extends the leases of every run `owner` holds.
-pub async fn renew_leases(pool: &SqlitePool, owner: &str, lease_until: i64) -> sqlx::Result<u64> {
+/// Extends `owner`'s leases on the runs its tasks drive (`driving`, a JSON
+/// list of ids); a run whose task ended without settling it is not renewed,
+/// so its lease lapses and another claim picks it up.
+pub async fn renew_leases(
+    pool: &SqlitePool,
+    owner: &str,
+    lease_until: i64,
+    driving: &str,
+) -> sqlx::Result<u64> {
     sqlx::query(
-        "UPDATE workflow_runs SET leaseUntil = ? WHERE leaseOwner = ? AND status IN ('PENDING', 'RUNNING')",
+        "UPDATE workflow_runs SET leaseUntil = ? WHERE leaseOwner = ? AND status IN ('PENDING', 'RUNNING') \
+         AND id IN (SELECT value FROM json_each(?))",
     )
     .bind(lease_until)
     .bind(owner)
+    .bind(driving)
     .execute(pool)
     .await
     .map(|d| d.rows_affected())
 }
 
-/// Gives up `owner`'s lease on a run without moving it (graceful shutdown).
-pub async fn release(pool: &SqlitePool, id: &str, owner: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE workflow_runs SET leaseOwner = NULL, leaseUntil = NULL WHERE id = ? AND leaseOwner = ?",
-    )
-    .bind(id)
-    .bind(owner)
-    .execute(pool)
-    .await
-    .map(|_| ())
+/// Hands back the claim `claim` of a run without moving it: claimable by any
+/// host from `free_at` (now for a graceful stop; a little later after a
+/// failure, so a run that keeps failing to commit does not spin).
+pub async fn release(pool: &SqlitePool, id: &str, claim: i64, free_at: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE workflow_runs SET leaseOwner = NULL, leaseUntil = ? WHERE id = ? AND claimCount = ?")
+        .bind(free_at)
+        .bind(id)
+        .bind(claim)
+        .execute(pool)
+        .await
+        .map(|_| ())
 }
 
-/// Cancels an unfinished run; false when it had already finished.
-pub async fn cancel(pool: &SqlitePool, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+/// Cancels an unfinished run and logs it, in one transaction; false when
+/// the run is unknown or already over. The cancel takes the run from whoever
+/// drives it: its claim changes, so their next write is refused.
+pub async fn cancel(pool: &SqlitePool, id: &str, log_id: &str, now: i64) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let step: Option<Option<String>> = sqlx::query_scalar(
         "UPDATE workflow_runs SET status = 'CANCELLED', finishedAt = ?1, updatedAt = ?1, wakeAt = NULL, \
-         leaseOwner = NULL, leaseUntil = NULL WHERE id = ?2 AND status IN ('PENDING', 'RUNNING', 'WAITING')",
+         leaseOwner = NULL, leaseUntil = NULL, claimCount = claimCount + 1 \
+         WHERE id = ?2 AND status IN ('PENDING', 'RUNNING', 'WAITING') RETURNING currentStep",
     )
     .bind(now)
     .bind(id)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(step) = step else { return Ok(false) };
+    insert_run_log(&mut tx, id, log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
-/// Puts a FAILED run back to PENDING at its failed step with a new position;
-/// false when it is not FAILED.
-pub async fn reopen(pool: &SqlitePool, id: &str, position: &str, now: i64) -> sqlx::Result<bool> {
+/// Puts the FAILED run `run` back to PENDING at its failed step, with
+/// `position` (its cursors reset), and logs `retried` at `seq`, in one
+/// transaction; false when the run changed since `run` was read.
+pub async fn reopen(
+    pool: &SqlitePool,
+    run: &RunRow,
+    position: &str,
+    seq: i64,
+    log_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE workflow_runs SET status = 'PENDING', finishedAt = NULL, error = NULL, position = ?1, \
-         wakeAt = NULL, leaseOwner = NULL, leaseUntil = NULL, updatedAt = ?2 WHERE id = ?3 AND status = 'FAILED'",
+         wakeAt = NULL, leaseOwner = NULL, leaseUntil = NULL, claimCount = claimCount + 1, updatedAt = ?2 \
+         WHERE id = ?3 AND status = 'FAILED' AND claimCount = ?4",
     )
     .bind(position)
     .bind(now)
-    .bind(id)
-    .execute(pool)
+    .bind(&run.id)
+    .bind(run.claim_count)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let step = run.current_step.as_deref().unwrap_or("");
+    insert_run_log(&mut tx, &run.id, log_id, step, "retried", Some(seq), now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A run-level log row (cancel, retry) at `seq`, or after the last one.
+async fn insert_run_log(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    log_id: &str,
+    step: &str,
+    action: &str,
+    seq: Option<i64>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO workflow_run_logs (id, runId, step, action, result, createdAt, seq) \
+         VALUES (?1, ?2, ?3, ?4, '{}', ?5, COALESCE(?6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_run_logs WHERE runId = ?2)))",
+    )
+    .bind(log_id)
+    .bind(run_id)
+    .bind(step)
+    .bind(action)
+    .bind(now)
+    .bind(seq)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }

@@ -1,16 +1,11 @@
 //! The `workflows` table.
 
-use serde::Serialize;
-use serde_json::Value;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use super::ids::iso;
-
-/// Lifecycle of a workflow.
-pub const STATUSES: [&str; 4] = ["DRAFT", "ACTIVE", "PAUSED", "ARCHIVED"];
+use crate::engine::status::WorkflowStatus;
 
 /// A stored workflow.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct WorkflowRow {
     /// Id.
     pub id: String,
@@ -23,8 +18,8 @@ pub struct WorkflowRow {
     pub trigger: String,
     /// Steps JSON.
     pub steps: String,
-    /// DRAFT, ACTIVE, PAUSED or ARCHIVED.
-    pub status: String,
+    /// Lifecycle status.
+    pub status: WorkflowStatus,
     /// Created, unix ms.
     #[sqlx(rename = "createdAt")]
     pub created_at: i64,
@@ -42,63 +37,37 @@ pub struct WorkflowRow {
     /// Next cron fire, unix ms.
     #[sqlx(rename = "cronNextAt")]
     pub cron_next_at: Option<i64>,
+    /// Why an ACTIVE cron workflow has no next fire.
+    #[sqlx(rename = "cronError")]
+    pub cron_error: Option<String>,
+    /// Run-level limits JSON (`{ "maxSteps": N }`).
+    pub limits: Option<String>,
 }
 
-/// A workflow as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkflowView {
-    id: String,
-    name: String,
-    description: Option<String>,
-    trigger: Value,
-    steps: Value,
-    status: String,
-    version: i64,
-    created_at: String,
-    updated_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_fire_at: Option<String>,
-}
-
-impl WorkflowRow {
-    /// The API view.
-    pub fn view(&self) -> WorkflowView {
-        WorkflowView {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            trigger: serde_json::from_str(&self.trigger).unwrap_or(Value::Null),
-            steps: serde_json::from_str(&self.steps).unwrap_or(Value::Null),
-            status: self.status.clone(),
-            version: self.version,
-            created_at: iso(self.created_at as u64),
-            updated_at: iso(self.updated_at as u64),
-            next_fire_at: self.cron_next_at.map(|t| iso(t as u64)),
-        }
-    }
-}
-
-const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt"#;
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt, cronError, limits"#;
 
 /// Inserts a new workflow.
 pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.description)
-        .bind(&row.trigger)
-        .bind(&row.steps)
-        .bind(&row.status)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .bind(row.version)
-        .bind(&row.event_type)
-        .bind(&row.resolved_types)
-        .bind(row.cron_next_at)
-        .execute(pool)
-        .await
-        .map(|_| ())
+    sqlx::query(&format!(
+        "INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&row.id)
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(&row.trigger)
+    .bind(&row.steps)
+    .bind(&row.status)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .bind(row.version)
+    .bind(&row.event_type)
+    .bind(&row.resolved_types)
+    .bind(row.cron_next_at)
+    .bind(&row.cron_error)
+    .bind(&row.limits)
+    .execute(pool)
+    .await
+    .map(|_| ())
 }
 
 /// Writes every column of an existing workflow, if its version is still
@@ -106,7 +75,8 @@ pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
 pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         r#"UPDATE workflows SET name = ?, description = ?, "trigger" = ?, steps = ?, status = ?, updatedAt = ?,
-           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ? WHERE id = ? AND version = ?"#,
+           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ?, cronError = ?, limits = ?
+           WHERE id = ? AND version = ?"#,
     )
     .bind(&row.name)
     .bind(&row.description)
@@ -118,6 +88,8 @@ pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64)
     .bind(&row.event_type)
     .bind(&row.resolved_types)
     .bind(row.cron_next_at)
+    .bind(&row.cron_error)
+    .bind(&row.limits)
     .bind(&row.id)
     .bind(expected_version)
     .execute(pool)
@@ -136,7 +108,7 @@ pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<WorkflowRow
 /// A page of workflows, newest first, optionally with one status.
 pub async fn list(
     pool: &SqlitePool,
-    status: Option<&str>,
+    status: Option<WorkflowStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<WorkflowRow>, i64)> {
@@ -173,16 +145,27 @@ pub async fn cron_due(pool: &SqlitePool, now: i64) -> sqlx::Result<Vec<WorkflowR
     .await
 }
 
-/// Claims a cron fire: moves `cronNextAt` from `due` to `next` only if no one
-/// else did. Returns whether this host won the fire.
-pub async fn claim_cron(pool: &SqlitePool, id: &str, due: i64, next: Option<i64>) -> sqlx::Result<bool> {
+/// Claims a cron fire: moves `cronNextAt` from `due` to `next` (or records
+/// `error` when there is no next), only if no one else did, and bumps the
+/// version so that an edit or activation that read the workflow before the
+/// claim cannot write the fired tick back. Runs inside the caller's
+/// transaction, which also inserts the fire's run. Returns whether this host
+/// won the fire.
+pub async fn claim_cron(
+    conn: &mut SqliteConnection,
+    id: &str,
+    due: i64,
+    next: Result<i64, &str>,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE workflows SET cronNextAt = ? WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'",
+        "UPDATE workflows SET cronNextAt = ?, cronError = ?, version = version + 1 \
+         WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'",
     )
-    .bind(next)
+    .bind(next.ok())
+    .bind(next.err())
     .bind(id)
     .bind(due)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

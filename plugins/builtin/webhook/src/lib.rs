@@ -1,7 +1,7 @@
 //! `webhook`: send an HTTP request through the host and put the response in
 //! the step output as `{ status, headers, body }` (body parsed when JSON).
 //!
-//! Every request carries `Idempotency-Key: <run-id>/<step-id>` and is signed
+//! Every request carries `Idempotency-Key: <run-id>/<step-id>/<visit>` and is signed
 //! (Standard Webhooks) with the step's `secret`, or with the host's secret when
 //! the host has one. 5xx and 429 are retryable; other 4xx are not.
 
