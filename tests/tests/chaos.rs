@@ -39,8 +39,6 @@ const FLAKY_ATTEMPTS: u64 = 8;
 /// How long every run has to finish once the triggers stop.
 const DRAIN: Duration = Duration::from_secs(40);
 
-const FINAL: [&str; 3] = ["COMPLETED", "FAILED", "CANCELLED"];
-
 fn options() -> Options {
     Options {
         env: vec![
@@ -121,8 +119,10 @@ impl Kind {
                 increment("c"),
             ]),
             Kind::Retry => {
-                let mut flaky_hook = hook("hook", &format!("{flaky}/flaky"), json!({ "run": "{{ run.id }}" }));
-                flaky_hook["retry"] = json!({ "maxAttempts": FLAKY_ATTEMPTS, "backoffMs": 50, "maxBackoffMs": 200 });
+                let mut flaky_hook =
+                    hook("hook", &format!("{flaky}/flaky"), json!({ "run": "{{ run.id }}" }));
+                flaky_hook["retry"] =
+                    json!({ "maxAttempts": FLAKY_ATTEMPTS, "backoffMs": 50, "maxBackoffMs": 200 });
                 json!([flaky_hook, increment("after")])
             }
             Kind::Fanout => json!([
@@ -227,7 +227,10 @@ async fn trigger_loop(
         let answer = match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                resp.text().await.ok().map(|text| (status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+                resp.text()
+                    .await
+                    .ok()
+                    .map(|text| (status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
             }
             Err(_) => None,
         };
@@ -313,7 +316,11 @@ fn check_run(run: &Value, kind: Kind) -> BTreeMap<String, usize> {
     let vars = &context["vars"];
     match kind {
         Kind::Waits => {
-            assert_eq!(trail, [("a", "completed"), ("pause", "slept"), ("b", "completed"), ("c", "completed")], "{run:#}");
+            assert_eq!(
+                trail,
+                [("a", "completed"), ("pause", "slept"), ("b", "completed"), ("c", "completed")],
+                "{run:#}"
+            );
         }
         Kind::Retry => {
             assert_eq!(trail, [("hook", "completed"), ("after", "completed")], "{run:#}");
@@ -332,7 +339,8 @@ fn check_run(run: &Value, kind: Kind) -> BTreeMap<String, usize> {
             let even = context["event"]["n"].as_u64().map(|n| n % 2 == 0);
             let target = if even == Some(true) { "even" } else { "odd" };
             assert_eq!(trail, [("check", "branched"), (target, "completed")], "{run:#}");
-            let branched = run["logs"].as_array().and_then(|l| l.first()).map(|l| l["result"]["target"].clone());
+            let branched =
+                run["logs"].as_array().and_then(|l| l.first()).map(|l| l["result"]["target"].clone());
             assert_eq!(branched, Some(json!(target)), "{run:#}");
         }
     }
@@ -491,7 +499,8 @@ async fn runs_survive_repeated_kill_9_with_each_step_recorded_once() {
         recorded.extend(check_run(&run, kind));
         completed += 1;
         *per_kind.entry(kind).or_default() += 1;
-        let retries = run["logs"].as_array().map_or(0, |l| l.iter().filter(|r| r["action"] == "retrying").count());
+        let retries =
+            run["logs"].as_array().map_or(0, |l| l.iter().filter(|r| r["action"] == "retrying").count());
         retry_rows += retries;
         retried_runs += usize::from(retries > 0);
     }
@@ -516,7 +525,8 @@ async fn runs_survive_repeated_kill_9_with_each_step_recorded_once() {
         )
         .await;
     assert_eq!(held.as_deref(), Some("0"), "a finished run still holds a lease");
-    let held = host.sql_value("SELECT CAST(COUNT(*) AS TEXT) FROM workflow_runs WHERE leaseOwner IS NOT NULL").await;
+    let held =
+        host.sql_value("SELECT CAST(COUNT(*) AS TEXT) FROM workflow_runs WHERE leaseOwner IS NOT NULL").await;
     assert_eq!(held.as_deref(), Some("0"), "a run still holds a lease after everything finished");
     let open = open_runs(&host).await;
     assert!(open.starts_with("0:"), "unfinished runs: {open}");
@@ -525,7 +535,9 @@ async fn runs_survive_repeated_kill_9_with_each_step_recorded_once() {
     // killed host that had the attempt in flight.
     let mut extras_total = 0;
     let (mut once, mut twice) = (0, 0);
-    for (receiver, marks, name) in [(&stable, &stable_marks, "stable"), (&flaky_receiver, &flaky_marks, "flaky")] {
+    for (receiver, marks, name) in
+        [(&stable, &stable_marks, "stable"), (&flaky_receiver, &flaky_marks, "flaky")]
+    {
         for (key, generations) in keys_by_generation(receiver, marks) {
             let Some(&logged) = recorded.get(&key) else {
                 panic!("the {name} receiver saw key {key} of no recorded webhook step ({generations:?})");

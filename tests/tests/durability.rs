@@ -61,9 +61,14 @@ async fn a_failed_group_commit_fails_only_its_run_and_every_run_completes() {
     .await;
     let healthy = host.create(counter(10, "s0")).await;
     let victim = host.create(counter(3, "poisoned")).await;
-    let victim_run = host.trigger(&victim, json!({})).await;
+    // The victim starts among healthy runs, so that its writes share
+    // batches with theirs.
     let mut runs = Vec::new();
-    for _ in 0..30 {
+    for _ in 0..15 {
+        runs.push(host.trigger(&healthy, json!({})).await);
+    }
+    let victim_run = host.trigger(&victim, json!({})).await;
+    for _ in 0..15 {
         runs.push(host.trigger(&healthy, json!({})).await);
     }
     for id in &runs {

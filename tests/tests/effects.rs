@@ -276,7 +276,7 @@ async fn a_webhook_is_sent_signed_with_its_idempotency_key_and_the_response_is_t
         serde_json::from_slice::<Value>(&req.body).unwrap(),
         json!({ "id": "c-7", "tags": ["x", "y"] })
     );
-    let key = format!("{run_id}/hook");
+    let key = format!("{run_id}/hook/1");
     assert_eq!(req.header("idempotency-key"), Some(key.as_str()));
     assert_eq!(req.header("webhook-id"), Some(key.as_str()));
     assert!(verify(req, SECRET_KEY), "signature does not verify: {req:?}");
@@ -485,7 +485,7 @@ async fn contact_created_runs_email_wait_webhook_update_and_notification_end_to_
         serde_json::from_slice::<Value>(&seen[0].body).unwrap(),
         json!({ "id": "c-1", "email": "grace@example.test" })
     );
-    assert_eq!(seen[0].header("idempotency-key"), Some(format!("{run_id}/crm").as_str()));
+    assert_eq!(seen[0].header("idempotency-key"), Some(format!("{run_id}/crm/1").as_str()));
     assert!(verify(&seen[0], SECRET_KEY));
 
     let (kind, data) = tokio::time::timeout(T, events.recv()).await.expect("an SSE event").expect("open");
