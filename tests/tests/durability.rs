@@ -152,6 +152,59 @@ async fn a_stop_with_a_step_in_flight_and_a_browser_connected_records_the_step_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_stops_at_once_and_the_run_resumes_after_its_lease() {
+    let receiver = Receiver::start().await;
+    receiver.delay(Duration::from_millis(20_000));
+    let mut host = Host::start_with(options(1_000));
+    let wf = host
+        .create(json!({
+            "name": "Very slow hook", "trigger": { "type": "manual" },
+            "steps": [hook("hook", &format!("{}/slow", receiver.base))]
+        }))
+        .await;
+    let id = host.trigger(&wf, json!({})).await;
+    wait_until("the hook is in flight", async || !receiver.seen().is_empty()).await;
+    host.signal_term();
+    wait_until("the stop began", async || host.stdout().iter().any(|l| l.starts_with("weft stopping"))).await;
+    host.signal_term();
+    let status = host.wait_exit(Duration::from_secs(5)).expect("exited on the second signal");
+    assert_eq!(status.code(), Some(130));
+    receiver.delay(Duration::ZERO);
+    let dir = Arc::clone(&host.dir);
+    let host = Host::start_in(dir, &options(1_000));
+    let run = host.wait_for(&id, "COMPLETED", T).await;
+    assert_eq!(trail(&run), pairs(&[("hook", "completed")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_expression_that_stops_parsing_is_shown_not_silently_dropped() {
+    let host = Host::start();
+    let wf = host
+        .create_active(json!({
+            "name": "Every second", "trigger": { "type": "cron", "config": { "expression": "* * * * * *" } },
+            "steps": [{ "id": "a", "type": "update-field", "config": {} }]
+        }))
+        .await;
+    // As if stored by an older host that accepted it.
+    host.sql(&format!(
+        r#"UPDATE workflows SET "trigger" = '{{"type":"cron","config":{{"expression":"61 * * * *"}}}}' WHERE id = '{wf}';"#
+    ))
+    .await;
+    let mut shown = Value::Null;
+    wait_until("the API shows the cron error", async || {
+        shown = host.get(&format!("/api/workflows/{wf}")).await.1;
+        shown["cronError"].is_string()
+    })
+    .await;
+    assert!(
+        shown["cronError"].as_str().unwrap_or("").starts_with("`61 * * * *` is not a valid cron expression"),
+        "{shown}"
+    );
+    assert!(shown.get("nextFireAt").is_none(), "{shown}");
+    assert!(host.stderr().iter().any(|l| l.contains(&format!("cron workflow `{wf}` is disarmed"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_interrupts_the_step_in_flight_and_drops_its_result() {
     let receiver = Receiver::start().await;
     receiver.delay(Duration::from_millis(3_000));

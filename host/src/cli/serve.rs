@@ -183,12 +183,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
     let (first, mut signals) = signals();
     let stopping = engine.stopping();
-    let server = tokio::spawn(async move {
+    let mut server = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await }).await
     });
     tokio::select! {
         _ = first => {}
-        result = server => {
+        result = &mut server => {
             // The listener failed on its own: stop the engine the same way.
             engine.shutdown().await;
             return result?.map_err(Into::into);
@@ -197,17 +197,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Stop claiming and end the event streams at once; the HTTP server
     // drains its connections while the steps in flight finish.
     println!("weft stopping: finishing the steps in flight");
-    let drain = engine.shutdown();
     let deadline = tokio::time::sleep(Duration::from_millis(args.stop_timeout_ms));
-    tokio::select! {
-        _ = drain => println!("weft stopped"),
-        _ = deadline => {
-            println!("weft stopped after {} ms with steps still in flight; their runs resume when the leases lapse", args.stop_timeout_ms);
-        }
+    tokio::pin!(deadline);
+    let drained = tokio::select! {
+        _ = engine.shutdown() => true,
+        _ = &mut deadline => false,
         _ = signals.recv() => {
-            println!("weft stopped at once on a second signal; runs in flight resume when the leases lapse");
+            println!("weft stopped at once on a second signal; runs in flight resume when their leases lapse");
             std::process::exit(130);
         }
+    };
+    // Answers that waited on those runs (`?wait=`) go out before the exit.
+    tokio::select! {
+        _ = &mut server => {}
+        _ = &mut deadline => {}
+        _ = signals.recv() => std::process::exit(130),
+    }
+    if drained {
+        println!("weft stopped");
+    } else {
+        println!(
+            "weft stopped after {} ms with steps still in flight; their runs resume when their leases lapse",
+            args.stop_timeout_ms
+        );
     }
     Ok(())
 }
