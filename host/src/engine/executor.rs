@@ -34,7 +34,7 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
             Err(_) => Err("the engine stopped".to_owned()),
         };
         let settled = match ended {
-            Ok(Ended::Settled(settled)) => Some(settled),
+            Ok(Ended::Settled(settled)) => Some(*settled),
             Ok(Ended::Gone) => None,
             Err(e) => {
                 // Hand the run back (a no-op when the claim moved on). Should
@@ -56,7 +56,7 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
 /// How driving a run ended.
 enum Ended {
     /// It finished or went to sleep: the run as last committed, and the logs written.
-    Settled(Settled),
+    Settled(Box<Settled>),
     /// It is no longer this driver's: cancelled, claimed again elsewhere, or
     /// handed back at shutdown.
     Gone,
@@ -142,15 +142,17 @@ async fn drive(
         let holding = state.status == Status::Running;
         row.lease_owner = holding.then(|| engine.config.node_id.clone());
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
-        let applied =
-            engine.committer.commit(Write::Advance { run: row.clone(), logs: logs.clone() }).await?;
+        let applied = engine
+            .committer
+            .commit(Write::Advance { run: Box::new(row.clone()), logs: logs.clone() })
+            .await?;
         if !applied {
             tracing::info!(run = %row.id, "run was cancelled or claimed again elsewhere; stopping");
             return Ok(Ended::Gone);
         }
         written.extend(logs);
         if stop {
-            return Ok(Ended::Settled(Settled { run: row, logs: written }));
+            return Ok(Ended::Settled(Box::new(Settled { run: row, logs: written })));
         }
     }
 }

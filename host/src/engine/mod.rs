@@ -351,14 +351,14 @@ impl Engine {
         let key =
             key.map(|key| IdempotencyKey { scope: SCOPE.to_owned(), key: key.to_owned(), created_at: now });
         let rows: Vec<RunRow> = prepared.iter().map(|(run, _)| run.clone()).collect();
-        if !rows.is_empty() || key.is_some() {
-            if let Err(e) = self.commit_start(rows.clone(), key.clone()).await {
-                // A concurrent request with the same key may have won.
-                return match &key {
-                    Some(k) => self.replay(&k.scope, &k.key).await?.ok_or(e),
-                    None => Err(e),
-                };
-            }
+        if (!rows.is_empty() || key.is_some())
+            && let Err(e) = self.commit_start(rows.clone(), key.clone()).await
+        {
+            // A concurrent request with the same key may have won.
+            return match &key {
+                Some(k) => self.replay(&k.scope, &k.key).await?.ok_or(e),
+                None => Err(e),
+            };
         }
         for (run, snapshot) in prepared {
             executor::spawn(self.clone(), run, Some(Arc::new(snapshot)));

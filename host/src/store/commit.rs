@@ -33,7 +33,7 @@ pub enum Write {
     /// log rows of the move.
     Advance {
         /// New state of the run.
-        run: RunRow,
+        run: Box<RunRow>,
         /// Rows to append.
         logs: Vec<LogRow>,
     },

@@ -77,7 +77,7 @@ pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<(
     ))
     .bind(&run.id)
     .bind(&run.workflow_id)
-    .bind(&run.status)
+    .bind(run.status)
     .bind(&run.context)
     .bind(&run.current_step)
     .bind(run.started_at)
@@ -105,7 +105,7 @@ pub async fn advance(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<
          wakeAt = ?, leaseOwner = ?, leaseUntil = ?, updatedAt = ? \
          WHERE id = ? AND claimCount = ? AND status IN ('PENDING', 'RUNNING', 'WAITING')",
     )
-    .bind(&run.status)
+    .bind(run.status)
     .bind(&run.context)
     .bind(&run.current_step)
     .bind(run.finished_at)
