@@ -259,6 +259,11 @@ impl Host {
         }
     }
 
+    /// The HTTP client, for requests that look at headers; no token is added.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Sends a request with the admin token; returns status and JSON body.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_with(method, path, body.map(|b| b.to_string().into_bytes()), Some(TOKEN)).await

@@ -3,14 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json as AxumJson, Router};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::json::Json;
-use crate::effects::email::check_template;
+use crate::effects::email::{check_template, template_env};
 use crate::store::email_templates::{self, TemplateRow, TemplateView};
 use crate::store::ids::now_ms;
 
@@ -18,7 +18,42 @@ use crate::store::ids::now_ms;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/email-templates", get(list).post(create))
+        .route("/api/email-templates/preview", post(preview))
         .route("/api/email-templates/{slug}", get(show).put(update).delete(remove))
+}
+
+/// A template to render with sample data.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PreviewBody {
+    subject: String,
+    text: Option<String>,
+    html: Option<String>,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+/// Renders a template as an email step would (HTML escaped, the subject on
+/// one line) without storing it; a part that does not compile or render is
+/// a 422 naming it.
+async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<serde_json::Value>, ApiError> {
+    check_template(&body.subject, body.text.as_deref(), body.html.as_deref())
+        .map_err(|(field, e)| field_error(&field, format!("template does not compile: {e}")))?;
+    let row = TemplateRow {
+        slug: "preview".into(),
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
+        created_at: 0,
+        updated_at: 0,
+    };
+    let rendered = crate::effects::email::render(&template_env(), &row, &body.data)
+        .map_err(|e| ApiError::invalid(e.message))?;
+    Ok(AxumJson(serde_json::json!({
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+    })))
 }
 
 /// The body of a create; `slug` is taken from the path on update.

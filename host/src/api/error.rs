@@ -33,6 +33,11 @@ impl ApiError {
         )
     }
 
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
     /// 404: no such resource.
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} `{id}` not found"))

@@ -1,6 +1,8 @@
 //! The REST API: one router per resource, merged here, behind bearer auth.
 
+mod assets;
 pub mod auth;
+mod cron;
 mod email_templates;
 pub mod error;
 mod events;
@@ -9,7 +11,10 @@ pub mod json;
 mod notifications;
 mod page;
 mod plugins;
+mod run_stream;
 mod runs;
+mod session;
+mod step_types;
 mod workflows;
 
 use std::sync::Arc;
@@ -44,13 +49,21 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(email_templates::router())
         .merge(notifications::router())
+        .merge(step_types::router())
+        .merge(cron::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)
+        .merge(session::router())
         .merge(health::router())
-        .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
-            error::ApiError::not_found("route", &format!("{method} {}", uri.path()))
-        })
+        .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
+        .layer(middleware::map_response(|mut response: axum::response::Response| async move {
+            assets::security_headers(response.headers_mut());
+            response
+        }))
+        // Server-sent events are never compressed (tower-http's default
+        // predicate), so they reach the browser as they are written.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

@@ -20,7 +20,9 @@ use crate::store::runs::{self, LogRow, RunRow};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/workflow-runs", get(list))
+        .route("/api/workflow-runs/stream", get(super::run_stream::stream))
         .route("/api/workflow-runs/{id}", get(show))
+        .route("/api/workflow-runs/{id}/logs/{log}", get(show_log))
         .route("/api/workflow-runs/{id}/cancel", post(cancel))
         .route("/api/workflow-runs/{id}/retry", post(retry))
 }
@@ -38,6 +40,9 @@ pub struct RunView {
     finished_at: Option<String>,
     error: Option<String>,
     wake_at: Option<String>,
+    /// The definition the run started with (with its logs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     logs: Option<Vec<LogView>>,
 }
@@ -48,9 +53,15 @@ pub struct RunView {
 struct LogView {
     id: String,
     run_id: String,
+    seq: i64,
     step: String,
     action: String,
+    /// Null when over `RESULT_INLINE_BYTES` in a run's view: read it from
+    /// `/logs/:log`.
     result: Value,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    result_truncated: bool,
+    result_bytes: usize,
     created_at: String,
     attempt: i64,
     fuel: i64,
@@ -70,17 +81,30 @@ pub fn view(run: &RunRow, logs: Option<&[LogRow]>) -> RunView {
         finished_at: run.finished_at.map(|t| iso(t as u64)),
         error: run.error.clone(),
         wake_at: run.wake_at.filter(|_| run.status == RunStatus::Waiting).map(|t| iso(t as u64)),
-        logs: logs.map(|rows| rows.iter().map(log_view).collect()),
+        definition: logs.and_then(|_| serde_json::from_str(&run.definition).ok()),
+        logs: logs.map(|rows| rows.iter().map(|l| log_view(l, RESULT_INLINE_BYTES)).collect()),
     }
 }
 
-fn log_view(log: &LogRow) -> LogView {
+/// Largest attempt result shown inline in a run's view; larger ones are
+/// loaded one at a time, so a run page with big outputs opens quickly.
+const RESULT_INLINE_BYTES: usize = 16 * 1024;
+
+fn log_view(log: &LogRow, inline: usize) -> LogView {
+    let truncated = log.result.len() > inline;
     LogView {
         id: log.id.clone(),
         run_id: log.run_id.clone(),
+        seq: log.seq,
         step: log.step.clone(),
         action: log.action.clone(),
-        result: serde_json::from_str(&log.result).unwrap_or(Value::Null),
+        result: if truncated {
+            Value::Null
+        } else {
+            serde_json::from_str(&log.result).unwrap_or(Value::Null)
+        },
+        result_truncated: truncated,
+        result_bytes: log.result.len(),
         created_at: iso(log.created_at as u64),
         attempt: log.attempt,
         fuel: log.fuel,
@@ -109,6 +133,16 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
     let run = runs::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
     let logs = runs::logs(state.store.pool(), &id).await?;
     Ok(Json(view(&run, Some(&logs))))
+}
+
+async fn show_log(
+    State(state): State<AppState>,
+    Path((id, log)): Path<(String, String)>,
+) -> Result<Json<LogView>, ApiError> {
+    let row = runs::log(state.store.pool(), &id, &log)
+        .await?
+        .ok_or_else(|| ApiError::not_found("log", &format!("{id}/{log}")))?;
+    Ok(Json(log_view(&row, usize::MAX)))
 }
 
 fn control_error(e: ControlError) -> ApiError {

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/workflows/{id}/pause", put(pause))
         .route("/api/workflows/{id}/archive", put(archive))
         .route("/api/workflows/{id}/trigger", post(trigger))
+        .route("/api/workflow-stats", get(stats))
 }
 
 /// A workflow as the API shows it.
@@ -42,6 +43,8 @@ struct WorkflowView {
     steps: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     limits: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layout: Option<Value>,
     status: WorkflowStatus,
     version: i64,
     created_at: String,
@@ -51,6 +54,9 @@ struct WorkflowView {
     /// Why an ACTIVE cron workflow does not fire.
     #[serde(skip_serializing_if = "Option::is_none")]
     cron_error: Option<String>,
+    /// In lists: the newest run (`null` when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_run: Option<Value>,
 }
 
 fn view(row: &WorkflowRow) -> WorkflowView {
@@ -61,19 +67,42 @@ fn view(row: &WorkflowRow) -> WorkflowView {
         trigger: serde_json::from_str(&row.trigger).unwrap_or(Value::Null),
         steps: serde_json::from_str(&row.steps).unwrap_or(Value::Null),
         limits: row.limits.as_deref().and_then(|l| serde_json::from_str(l).ok()),
+        layout: row.layout.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         status: row.status,
         version: row.version,
         created_at: iso(row.created_at as u64),
         updated_at: iso(row.updated_at as u64),
         next_fire_at: row.cron_next_at.map(|t| iso(t as u64)),
         cron_error: row.cron_error.clone(),
+        last_run: None,
     }
+}
+
+/// A workflow with its version as the `ETag`, for `If-Match` on edits.
+fn tagged(row: &WorkflowRow) -> ([(axum::http::HeaderName, String); 1], AxumJson<WorkflowView>) {
+    ([(axum::http::header::ETAG, format!("\"{}\"", row.version))], AxumJson(view(row)))
+}
+
+/// The version an `If-Match` header names (`"3"`, `W/"3"` or `3`); none for
+/// `*` or no header.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request(format!(
+            "header `If-Match`: expected the workflow's version as its ETag (e.g. \"3\"), got {text:?}"
+        ))
+    })
 }
 
 /// Fields the server owns: ignored in a body, so a client may send back what
 /// it read.
-const SERVER_OWNED: [&str; 7] =
-    ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt", "cronError"];
+const SERVER_OWNED: [&str; 8] =
+    ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt", "cronError", "lastRun"];
 
 fn parse_spec(body: &[u8]) -> Result<WorkflowSpec, ApiError> {
     let mut value: Value = parse(body)?;
@@ -112,41 +141,78 @@ async fn list(
 ) -> Result<AxumJson<Paged<WorkflowView>>, ApiError> {
     let page = Page::from_query(&query)?;
     let status = status_filter::<WorkflowStatus>(&query)?;
-    let (rows, total) = workflows::list(state.store.pool(), status, page.size, page.offset()).await?;
-    Ok(AxumJson(Paged {
-        data: rows.iter().map(view).collect(),
-        page: page.page,
-        page_size: page.size,
-        total,
-    }))
+    let pool = state.store.pool();
+    let (rows, total) = workflows::list(pool, status, page.size, page.offset()).await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let last: HashMap<String, Value> = crate::store::runs::last_runs(pool, &ids)
+        .await?
+        .into_iter()
+        .map(|(workflow, id, status, started)| {
+            (workflow, json!({ "id": id, "status": status, "startedAt": iso(started as u64) }))
+        })
+        .collect();
+    let data = rows
+        .iter()
+        .map(|row| WorkflowView {
+            last_run: Some(last.get(&row.id).cloned().unwrap_or(Value::Null)),
+            ..view(row)
+        })
+        .collect();
+    Ok(AxumJson(Paged { data, page: page.page, page_size: page.size, total }))
 }
 
 async fn create(
     State(state): State<AppState>,
     Body(body): Body,
-) -> Result<(StatusCode, AxumJson<WorkflowView>), ApiError> {
+) -> Result<(StatusCode, impl axum::response::IntoResponse), ApiError> {
     let spec = parse_spec(&body)?;
     let row = state.engine.create_workflow(&spec).await.map_err(lifecycle_error)?;
-    Ok((StatusCode::CREATED, AxumJson(view(&row))))
+    Ok((StatusCode::CREATED, tagged(&row)))
 }
 
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<AxumJson<WorkflowView>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let row =
         workflows::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("workflow", &id))?;
-    Ok(AxumJson(view(&row)))
+    Ok(tagged(&row))
 }
 
+/// Replaces the definition. With `If-Match: "<version>"`, only when nobody
+/// saved a newer version since: else 409 with the current workflow in
+/// `details.current`, so an editor shows what changed instead of
+/// overwriting it.
 async fn edit(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Body(body): Body,
-) -> Result<AxumJson<WorkflowView>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let expected = if_match(&headers)?;
     let spec = parse_spec(&body)?;
-    let row = state.engine.edit_workflow(&id, &spec, None).await.map_err(lifecycle_error)?;
-    Ok(AxumJson(view(&row)))
+    let row = state.engine.edit_workflow(&id, &spec, expected).await.map_err(lifecycle_error)?;
+    Ok(tagged(&row))
+}
+
+/// `GET /api/workflow-stats?since=ISO`: per workflow, the runs started
+/// since then and how many FAILED (the dashboard passes local midnight).
+async fn stats(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<AxumJson<Value>, ApiError> {
+    let since = match query.get("since") {
+        None => return Err(ApiError::bad_request("query parameter `since` is required (an RFC 3339 time)")),
+        Some(v) => chrono::DateTime::parse_from_rfc3339(v).map_err(|e| {
+            ApiError::bad_request(format!("query parameter `since` must be an RFC 3339 time, got {v:?}: {e}"))
+        })?,
+    };
+    let rows = crate::store::runs::stats_since(state.store.pool(), since.timestamp_millis()).await?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(workflow, runs, failures)| json!({ "workflowId": workflow, "runs": runs, "failures": failures }))
+        .collect();
+    Ok(AxumJson(json!({ "data": data })))
 }
 
 async fn activate(

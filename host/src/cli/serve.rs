@@ -153,6 +153,9 @@ fn default_cache_dir(database_url: &str) -> PathBuf {
 
 /// Runs the host until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Caught from the very start: a stop sent while the host starts (or just
+    // after it says it listens) is a graceful stop, not the default death.
+    let (first, mut signals) = signals()?;
     let store = Store::open(&args.database_url, args.durability).await?;
     let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
     let notifier = Notifier::new(store.pool().clone());
@@ -181,7 +184,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
     println!("weft listening on http://{addr}");
     let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
-    let (first, mut signals) = signals();
     let stopping = engine.stopping();
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await }).await
@@ -224,14 +226,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The first SIGINT or SIGTERM, and a channel of the ones after it.
-fn signals() -> (tokio::sync::oneshot::Receiver<()>, tokio::sync::mpsc::UnboundedReceiver<()>) {
+/// The first SIGINT or SIGTERM, and a channel of the ones after it. The
+/// handlers are installed before this returns.
+fn signals() -> std::io::Result<(tokio::sync::oneshot::Receiver<()>, tokio::sync::mpsc::UnboundedReceiver<()>)>
+{
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let (first_tx, first_rx) = tokio::sync::oneshot::channel();
     let (more_tx, more_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut first = Some(first_tx);
         loop {
-            signal().await;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
             match first.take() {
                 Some(tx) => {
                     let _ = tx.send(());
@@ -244,27 +254,5 @@ fn signals() -> (tokio::sync::oneshot::Receiver<()>, tokio::sync::mpsc::Unbounde
             }
         }
     });
-    (first_rx, more_rx)
-}
-
-/// The next SIGINT or SIGTERM.
-async fn signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+    Ok((first_rx, more_rx))
 }

@@ -88,6 +88,22 @@ fn part_name(field: &str) -> &'static str {
     }
 }
 
+/// Renders the parts of `row` with `data` in `env`; the error names the part.
+pub fn render(env: &Environment<'_>, row: &TemplateRow, data: &Value) -> Result<RenderedEmail, EmailError> {
+    let render = |field: &str, source: &str| {
+        env.render_named_str(part_name(field), source, data)
+            .map_err(|e| fatal(format!("email template `{}`, {field}: {e}", row.slug)))
+    };
+    let subject = render("subject", &row.subject)?;
+    // A subject is one line, whatever the data held.
+    let subject = subject.split(['\r', '\n']).map(str::trim).collect::<Vec<_>>().join(" ");
+    Ok(RenderedEmail {
+        subject,
+        text: row.text.as_deref().map(|t| render("text", t)).transpose()?,
+        html: row.html.as_deref().map(|h| render("html", h)).transpose()?,
+    })
+}
+
 impl Mailer {
     /// A mailer on the template store, sending through `smtp` when configured.
     pub fn new(pool: SqlitePool, smtp: Option<SmtpConfig>) -> anyhow::Result<Self> {
@@ -128,19 +144,7 @@ impl Mailer {
 
     /// Renders the parts of `row` with `data`.
     pub fn render_row(&self, row: &TemplateRow, data: &Value) -> Result<RenderedEmail, EmailError> {
-        let render = |field: &str, source: &str| {
-            self.env
-                .render_named_str(part_name(field), source, data)
-                .map_err(|e| fatal(format!("email template `{}`, {field}: {e}", row.slug)))
-        };
-        let subject = render("subject", &row.subject)?;
-        // A subject is one line, whatever the data held.
-        let subject = subject.split(['\r', '\n']).map(str::trim).collect::<Vec<_>>().join(" ");
-        Ok(RenderedEmail {
-            subject,
-            text: row.text.as_deref().map(|t| render("text", t)).transpose()?,
-            html: row.html.as_deref().map(|h| render("html", h)).transpose()?,
-        })
+        render(&self.env, row, data)
     }
 
     async fn send_message(&self, msg: EmailMessage) -> Result<String, EmailError> {

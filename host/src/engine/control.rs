@@ -40,6 +40,7 @@ impl Engine {
     /// next write refused).
     pub async fn cancel_run(&self, id: &str) -> Result<(), ControlError> {
         if runs::cancel(self.store.pool(), id, &new_id(), now_ms() as i64).await? {
+            self.store.run_changed();
             self.interrupt(id);
             return Ok(());
         }
@@ -71,6 +72,7 @@ impl Engine {
         if !runs::reopen(self.store.pool(), &run, &encoded, i64::from(position.seq), &new_id(), now).await? {
             return Err(wrong(self.run_row(id).await?.status));
         }
+        self.store.run_changed();
         self.nudge();
         Ok(())
     }

@@ -26,6 +26,10 @@ pub struct WorkflowSpec {
     /// Run-level limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<WorkflowLimits>,
+    /// What an editor keeps with the workflow (node positions): stored as
+    /// given, never validated or read by the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Value>,
 }
 
 /// Limits of each run of a workflow.

@@ -206,7 +206,7 @@ impl Snapshot {
             return Plan::Finished;
         }
         let Some(p) = state.position.top.step.as_deref().and_then(|id| self.top_index(id)) else {
-            return Plan::Finished;
+            return state.wake_at.map_or(Plan::Finished, Plan::Sleep);
         };
         let top = &self.steps[p];
         if top.step_type == PARALLEL {
@@ -245,8 +245,9 @@ impl Snapshot {
                 return;
             }
             let Some(id) = state.position.top.step.clone() else {
-                state.status = Status::Completed;
-                state.wake_at = None;
+                // A sleep as the last step holds the run until its time.
+                state.wake_at = state.position.top.wake_at.filter(|t| *t > now);
+                state.status = if state.wake_at.is_some() { Status::Waiting } else { Status::Completed };
                 return;
             };
             let Some(p) = self.top_index(&id) else {
@@ -264,7 +265,10 @@ impl Snapshot {
                 state.position.branches =
                     branches.iter().map(|b| Cursor::at(b.first().map(|s| s.id.clone()))).collect();
             }
-            if state.position.branches.iter().all(|c| c.step.is_none()) {
+            // A branch has ended when it has no step left and no sleep of
+            // its last step to finish.
+            let ended = |c: &Cursor| c.step.is_none() && c.wake_at.is_none_or(|t| t <= now);
+            if state.position.branches.iter().all(ended) {
                 // Every branch ended: the parallel step's output gathers the
                 // outputs of its branch steps, and the run moves on.
                 let mut output = Map::new();
@@ -289,7 +293,7 @@ impl Snapshot {
                 .iter()
                 .any(|c| c.step.is_some() && c.wake_at.is_none_or(|t| t <= now));
             state.wake_at =
-                state.position.branches.iter().filter(|c| c.step.is_some()).filter_map(|c| c.wake_at).min();
+                state.position.branches.iter().filter(|c| !ended(c)).filter_map(|c| c.wake_at).min();
             state.status = if runnable { Status::Running } else { Status::Waiting };
             if runnable {
                 state.wake_at = None;
@@ -611,6 +615,55 @@ mod tests {
         assert_eq!((action, st.status, st.wake_at), ("slept", Status::Waiting, Some(9_000)));
         assert_eq!(snap.plan(&mut st, 2_000), Plan::Sleep(9_000));
         assert!(matches!(snap.plan(&mut st, 9_000), Plan::Run { .. }));
+    }
+
+    #[test]
+    fn a_trailing_wait_holds_the_run_until_its_time() {
+        let snap = snapshot(vec![step("a"), step("w")]);
+        let mut st = state(&snap);
+        let mut now = 1_000;
+        for _ in 0..2 {
+            let Plan::Run(attempts) = snap.plan(&mut st, now) else { panic!("expected a step to run") };
+            let (step, branch, attempt) = (attempts[0].step.clone(), attempts[0].branch, attempts[0].attempt);
+            let result = if step.id == "w" {
+                StepResult::Ok(Outcome::Sleep { until_ms: 9_000, output: json!({}) })
+            } else {
+                done(json!(1))
+            };
+            snap.apply(&mut st, &Attempt { step: &step, branch, attempt }, result, now);
+            now += 1;
+        }
+        assert_eq!((st.status, st.wake_at), (Status::Waiting, Some(9_000)));
+        assert_eq!(snap.plan(&mut st, 5_000), Plan::Sleep(9_000));
+        assert_eq!(st.status, Status::Waiting);
+        assert_eq!(snap.plan(&mut st, 9_000), Plan::Finished);
+        assert_eq!(st.status, Status::Completed);
+    }
+
+    #[test]
+    fn a_trailing_wait_in_a_branch_holds_the_parallel_step() {
+        let par: StepDef = serde_json::from_value(json!({
+            "id": "p", "type": "parallel",
+            "branches": [[{ "id": "x", "type": "noop" }], [{ "id": "y", "type": "noop" }]]
+        }))
+        .unwrap();
+        let snap = snapshot(vec![par, step("after")]);
+        let mut st = state(&snap);
+        let Plan::Run(attempts) = snap.plan(&mut st, 1_000) else { panic!("expected both branches") };
+        let attempts: Vec<(StepDef, Option<usize>, u32)> =
+            attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+        for (step, branch, attempt) in attempts {
+            let result = if step.id == "y" {
+                StepResult::Ok(Outcome::Sleep { until_ms: 9_000, output: json!({}) })
+            } else {
+                done(json!(1))
+            };
+            snap.apply(&mut st, &Attempt { step: &step, branch, attempt }, result, 1_000);
+        }
+        assert_eq!((st.status, st.wake_at), (Status::Waiting, Some(9_000)));
+        assert_eq!(snap.plan(&mut st, 5_000), Plan::Sleep(9_000));
+        let Plan::Run(attempts) = snap.plan(&mut st, 9_000) else { panic!("expected `after` to run") };
+        assert_eq!(attempts[0].step.id, "after");
     }
 }
 

@@ -141,7 +141,7 @@ pub struct Started {
 impl Engine {
     /// Starts the engine: the committer, the scheduler and the lease keeper.
     pub fn start(store: Store, runtime: Arc<Runtime>, config: EngineConfig) -> Arc<Self> {
-        let (committer, _task) = Committer::start(store.pool().clone());
+        let (committer, _task) = Committer::start(store.clone());
         let engine = Arc::new(Self {
             store,
             runtime,
@@ -272,6 +272,7 @@ impl Engine {
                     trigger: serde_json::from_str(&workflow.trigger).map_err(|e| invalid(e.to_string()))?,
                     steps: steps.clone(),
                     limits: Some(limits),
+                    layout: None,
                 };
                 self.validate(&spec).map_err(|errors| {
                     let list: Vec<String> = errors.iter().map(ToString::to_string).collect();

@@ -61,6 +61,9 @@ async fn claim_once(engine: &Arc<Engine>) -> usize {
     {
         Ok(rows) => {
             let n = rows.len();
+            if n > 0 {
+                engine.store.run_changed();
+            }
             for row in rows {
                 executor::spawn(engine.clone(), row, None);
             }
@@ -121,6 +124,7 @@ async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
         };
         runs::insert(&mut tx, &run).await?;
         tx.commit().await?;
+        engine.store.run_changed();
         executor::spawn(engine.clone(), run, Some(Arc::new(snapshot)));
     }
     Ok(())

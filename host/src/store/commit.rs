@@ -60,9 +60,9 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the committer task on `pool`.
-    pub fn start(pool: SqlitePool) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(store: super::Store) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
-        let task = tokio::spawn(run(pool, rx));
+        let task = tokio::spawn(run(store, rx));
         (Self { tx }, task)
     }
 
@@ -76,10 +76,11 @@ impl Committer {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::Receiver<(Write, Ack)>) {
+async fn run(store: super::Store, mut rx: mpsc::Receiver<(Write, Ack)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = apply(&pool, &batch).await;
+        let results = apply(store.pool(), &batch).await;
+        store.run_changed();
         for ((_, ack), result) in batch.drain(..).zip(results) {
             let _ = ack.send(result);
         }

@@ -8,6 +8,7 @@ mod kv;
 pub mod notifications;
 pub mod plugins;
 pub mod runs;
+pub mod sessions;
 pub mod tokens;
 pub mod workflows;
 
@@ -37,6 +38,9 @@ pub enum Durability {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Bumped after this host commits a change to a run, to wake the run
+    /// streams (which then read the change feed from the database).
+    run_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -55,7 +59,17 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, run_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
+    }
+
+    /// Says that this host committed a change to a run.
+    pub fn run_changed(&self) {
+        self.run_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when this host commits a change to a run.
+    pub fn watch_runs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.run_changes.subscribe()
     }
 
     /// The connection pool.

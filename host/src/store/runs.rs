@@ -165,6 +165,89 @@ pub async fn logs(pool: &SqlitePool, run_id: &str) -> sqlx::Result<Vec<LogRow>> 
     .await
 }
 
+/// One log row of a run.
+pub async fn log(pool: &SqlitePool, run_id: &str, log_id: &str) -> sqlx::Result<Option<LogRow>> {
+    sqlx::query_as(
+        "SELECT id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes \
+         FROM workflow_run_logs WHERE runId = ? AND id = ?",
+    )
+    .bind(run_id)
+    .bind(log_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Runs changed after change number `after`, in change order, up to
+/// `limit`, optionally of one workflow or one run; each with its change
+/// number.
+pub async fn changes_after(
+    pool: &SqlitePool,
+    after: i64,
+    workflow_id: Option<&str>,
+    run_id: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, RunRow)>> {
+    let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+    let rows: Vec<ChangedRun> = sqlx::query_as(&format!(
+        "SELECT c.seq AS changeSeq, {columns} FROM run_changes c JOIN workflow_runs r ON r.id = c.runId \
+         WHERE c.seq > ?1 AND (?2 IS NULL OR r.workflowId = ?2) AND (?3 IS NULL OR r.id = ?3) \
+         ORDER BY c.seq LIMIT ?4"
+    ))
+    .bind(after)
+    .bind(workflow_id)
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
+}
+
+/// The newest change number.
+pub async fn last_change(pool: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT seq FROM run_change_counter WHERE id = 1").fetch_one(pool).await
+}
+
+#[derive(FromRow)]
+struct ChangedRun {
+    #[sqlx(rename = "changeSeq")]
+    change_seq: i64,
+    #[sqlx(flatten)]
+    run: RunRow,
+}
+
+/// The newest run of each of `workflow_ids`: (workflow id, run id, status,
+/// started at).
+pub async fn last_runs(
+    pool: &SqlitePool,
+    workflow_ids: &[String],
+) -> sqlx::Result<Vec<(String, String, RunStatus, i64)>> {
+    if workflow_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(workflow_ids).unwrap_or_else(|_| "[]".into());
+    // One index probe per workflow on (workflowId, startedAt).
+    sqlx::query_as(
+        "SELECT w.value, r.id, r.status, r.startedAt FROM json_each(?) w \
+         JOIN workflow_runs r ON r.id = (SELECT id FROM workflow_runs WHERE workflowId = w.value \
+             ORDER BY startedAt DESC, id DESC LIMIT 1)",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+/// Per workflow, the runs started since `since` (unix ms) and how many of
+/// them FAILED: (workflow id, runs, failures).
+pub async fn stats_since(pool: &SqlitePool, since: i64) -> sqlx::Result<Vec<(String, i64, i64)>> {
+    sqlx::query_as(
+        "SELECT workflowId, COUNT(*), SUM(status = 'FAILED') FROM workflow_runs WHERE startedAt >= ? \
+         GROUP BY workflowId",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// A page of runs, newest first. The filters are added to the SQL only when
 /// given, so SQLite can use the (workflowId, status, startedAt) index.
 pub async fn list(

@@ -42,14 +42,16 @@ pub struct WorkflowRow {
     pub cron_error: Option<String>,
     /// Run-level limits JSON (`{ "maxSteps": N }`).
     pub limits: Option<String>,
+    /// The editor's JSON (node positions), stored as given.
+    pub layout: Option<String>,
 }
 
-const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt, cronError, limits"#;
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt, cronError, limits, layout"#;
 
 /// Inserts a new workflow.
 pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
     sqlx::query(&format!(
-        "INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -65,6 +67,7 @@ pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(row.cron_next_at)
     .bind(&row.cron_error)
     .bind(&row.limits)
+    .bind(&row.layout)
     .execute(pool)
     .await
     .map(|_| ())
@@ -75,8 +78,8 @@ pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
 pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         r#"UPDATE workflows SET name = ?, description = ?, "trigger" = ?, steps = ?, status = ?, updatedAt = ?,
-           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ?, cronError = ?, limits = ?
-           WHERE id = ? AND version = ?"#,
+           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ?, cronError = ?, limits = ?,
+           layout = ? WHERE id = ? AND version = ?"#,
     )
     .bind(&row.name)
     .bind(&row.description)
@@ -90,6 +93,7 @@ pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64)
     .bind(row.cron_next_at)
     .bind(&row.cron_error)
     .bind(&row.limits)
+    .bind(&row.layout)
     .bind(&row.id)
     .bind(expected_version)
     .execute(pool)

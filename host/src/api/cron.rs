@@ -1,0 +1,65 @@
+//! `POST /api/cron/preview`: the next fire times of a cron expression in a
+//! time zone, computed by the same code that fires them, so an editor never
+//! guesses.
+
+use axum::routing::post;
+use axum::{Json as AxumJson, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::Json;
+use crate::engine::cron::Schedule;
+use crate::store::ids::{iso, now_ms};
+
+/// Most fire times in one preview.
+const MAX_COUNT: usize = 50;
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/cron/preview", post(preview))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PreviewBody {
+    expression: String,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    count: Option<usize>,
+    /// Start after this time (RFC 3339) instead of now.
+    #[serde(default)]
+    after: Option<String>,
+}
+
+async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Value>, ApiError> {
+    let count = body.count.unwrap_or(5);
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(field_error("count", format!("must be from 1 to {MAX_COUNT}, got {count}")));
+    }
+    let mut at = match &body.after {
+        None => now_ms(),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+            .ok_or_else(|| field_error("after", format!("must be an RFC 3339 time, got {text:?}")))?,
+    };
+    let schedule = Schedule::parse(&body.expression, body.timezone.as_deref()).map_err(|e| {
+        let field = e.field.rsplit('.').next().unwrap_or(e.field);
+        field_error(field, e.message)
+    })?;
+    let mut next = Vec::with_capacity(count);
+    while next.len() < count {
+        let Some(fire) = schedule.next_after(at) else { break };
+        next.push(iso(fire));
+        at = fire;
+    }
+    Ok(AxumJson(json!({ "next": next })))
+}
+
+fn field_error(field: &str, message: String) -> ApiError {
+    ApiError::invalid(format!("field `{field}`: {message}"))
+        .with_details(json!([{ "field": field, "message": message }]))
+}

@@ -1,0 +1,113 @@
+//! `GET /api/workflow-runs/stream`: Server-Sent Events of run changes, read
+//! from the change feed (`run_changes`, numbered in the same transaction as
+//! each change), so a client that reconnects with `Last-Event-ID` gets every
+//! change it missed and nothing twice. This host's commits wake the stream;
+//! a slow tick picks up what other hosts on the same database commit.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde_json::Value;
+
+use super::AppState;
+use super::error::ApiError;
+use super::runs::view;
+use crate::store::Store;
+use crate::store::runs::{self, RunRow};
+
+/// Changes read from the database at a time.
+const BATCH: i64 = 200;
+/// How often the feed is read without a wake from this host.
+const TICK: Duration = Duration::from_secs(1);
+/// Time given to a burst of commits to settle before the feed is read, so a
+/// busy host reads it a few times a second, not once per commit.
+const SETTLE: Duration = Duration::from_millis(25);
+
+struct Feed {
+    store: Store,
+    after: i64,
+    workflow_id: Option<String>,
+    run_id: Option<String>,
+    wake: tokio::sync::watch::Receiver<u64>,
+    pending: VecDeque<(i64, RunRow)>,
+}
+
+/// One SSE `run` event per change of a run (optionally of one workflow, or
+/// one run): `id` is the change number, the data the run as the runs list
+/// shows it (no context) with `changeSeq`. Without `Last-Event-ID` it starts
+/// from now. The stream ends when the host begins to stop.
+pub async fn stream(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let wake = state.store.watch_runs();
+    let after = match headers.get("last-event-id") {
+        Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+            ApiError::bad_request("header `Last-Event-ID`: must be a change number from this stream")
+        })?,
+        None => runs::last_change(state.store.pool()).await?,
+    };
+    let feed = Feed {
+        store: state.store.clone(),
+        after,
+        workflow_id: query.get("workflowId").cloned(),
+        run_id: query.get("runId").cloned(),
+        wake,
+        pending: VecDeque::new(),
+    };
+    let events = stream::unfold(feed, next_event);
+    let stopping = state.engine.stopping().cancelled_owned();
+    let events = futures_util::StreamExt::take_until(events, stopping);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+async fn next_event(mut feed: Feed) -> Option<(Result<Event, Infallible>, Feed)> {
+    loop {
+        if let Some((seq, run)) = feed.pending.pop_front() {
+            return Some((Ok(event(seq, &run)), feed));
+        }
+        let read = runs::changes_after(
+            feed.store.pool(),
+            feed.after,
+            feed.workflow_id.as_deref(),
+            feed.run_id.as_deref(),
+            BATCH,
+        )
+        .await;
+        match read {
+            Ok(changes) if !changes.is_empty() => {
+                feed.after = changes.last().map_or(feed.after, |(seq, _)| *seq);
+                feed.pending.extend(changes);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("reading the run change feed: {e}");
+            }
+        }
+        tokio::select! {
+            changed = feed.wake.changed() => {
+                if changed.is_err() {
+                    return None;
+                }
+                tokio::time::sleep(SETTLE).await;
+            }
+            _ = tokio::time::sleep(TICK) => {}
+        }
+    }
+}
+
+fn event(seq: i64, run: &RunRow) -> Event {
+    let mut data = serde_json::to_value(view(run, None)).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut data {
+        map.remove("context");
+        map.insert("changeSeq".into(), seq.into());
+    }
+    Event::default().event("run").id(seq.to_string()).data(data.to_string())
+}
