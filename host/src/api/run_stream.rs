@@ -1,7 +1,7 @@
 //! `GET /api/workflow-runs/stream`: Server-Sent Events of run changes, read
 //! from the change feed (`run_changes`, numbered in the same transaction as
 //! each change), so a client that reconnects with `Last-Event-ID` gets every
-//! change it missed and nothing twice. This host's commits wake the stream;
+//! run that changed while it was away, as it stands now. This host's commits wake the stream;
 //! a slow tick picks up what other hosts on the same database commit.
 
 use std::collections::{HashMap, VecDeque};
@@ -37,10 +37,11 @@ struct Feed {
     pending: VecDeque<(i64, RunRow)>,
 }
 
-/// One SSE `run` event per change of a run (optionally of one workflow, or
-/// one run): `id` is the change number, the data the run as the runs list
-/// shows it (no context) with `changeSeq`. Without `Last-Event-ID` it starts
-/// from now. The stream ends when the host begins to stop.
+/// An SSE `run` event each time a run changes (optionally only runs of one
+/// workflow, or one run): `id` is the change number, the data the run as
+/// the runs list shows it (no context) with `changeSeq`; changes that come
+/// together are sent once per run. Without `Last-Event-ID` it starts from
+/// now. The stream ends when the host begins to stop.
 pub async fn stream(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -51,7 +52,7 @@ pub async fn stream(
         Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
             ApiError::bad_request("header `Last-Event-ID`: must be a change number from this stream")
         })?,
-        None => runs::last_change(state.store.pool()).await?,
+        None => runs::change_bounds(state.store.pool()).await?.0,
     };
     let feed = Feed {
         store: state.store.clone(),
@@ -72,24 +73,11 @@ async fn next_event(mut feed: Feed) -> Option<(Result<Event, Infallible>, Feed)>
         if let Some((seq, run)) = feed.pending.pop_front() {
             return Some((Ok(event(seq, &run)), feed));
         }
-        let read = runs::changes_after(
-            feed.store.pool(),
-            feed.after,
-            feed.workflow_id.as_deref(),
-            feed.run_id.as_deref(),
-            BATCH,
-        )
-        .await;
-        match read {
-            Ok(changes) if !changes.is_empty() => {
-                feed.after = changes.last().map_or(feed.after, |(seq, _)| *seq);
-                feed.pending.extend(changes);
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!("reading the run change feed: {e}");
-            }
+        match read(&mut feed).await {
+            Ok(Some(reset)) => return Some((Ok(reset), feed)),
+            Ok(None) if !feed.pending.is_empty() => continue,
+            Ok(None) => {}
+            Err(e) => tracing::warn!("reading the run change feed: {e}"),
         }
         tokio::select! {
             changed = feed.wake.changed() => {
@@ -101,6 +89,28 @@ async fn next_event(mut feed: Feed) -> Option<(Result<Event, Infallible>, Feed)>
             _ = tokio::time::sleep(TICK) => {}
         }
     }
+}
+
+/// Reads the next window of the feed into `pending`. A client that resumes
+/// from before the oldest change kept gets a `reset` event instead (it
+/// should reload what it shows) and goes on from the newest.
+async fn read(feed: &mut Feed) -> sqlx::Result<Option<Event>> {
+    let pool = feed.store.pool();
+    let upto = runs::window_end(pool, feed.after, BATCH).await?;
+    if upto == feed.after {
+        return Ok(None);
+    }
+    let (newest, oldest) = runs::change_bounds(pool).await?;
+    if feed.after < oldest - 1 {
+        feed.after = newest;
+        return Ok(Some(Event::default().event("reset").id(newest.to_string()).data("{}")));
+    }
+    let changes =
+        runs::changes_between(pool, feed.after, upto, feed.workflow_id.as_deref(), feed.run_id.as_deref())
+            .await?;
+    feed.after = upto;
+    feed.pending.extend(changes);
+    Ok(None)
 }
 
 fn event(seq: i64, run: &RunRow) -> Event {

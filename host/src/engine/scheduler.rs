@@ -20,6 +20,7 @@ pub(crate) fn spawn(engine: Arc<Engine>) {
     tasks.spawn(async move { claim_loop(e).await });
     let (store, runtime, stop) = (engine.store.clone(), engine.runtime.clone(), engine.shutdown.clone());
     tasks.spawn(super::plugins::follow(store, runtime, stop));
+    tasks.spawn(prune_feed(engine.clone()));
     // Not tracked: it must outlive the drivers the tracker waits for.
     tokio::spawn(lease_loop(engine));
 }
@@ -128,6 +129,22 @@ async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
         executor::spawn(engine.clone(), run, Some(Arc::new(snapshot)));
     }
     Ok(())
+}
+
+/// Changes of runs the feed keeps for streams that reconnect.
+const FEED_KEEP: i64 = 100_000;
+
+/// Keeps the run change feed to its newest [`FEED_KEEP`] changes.
+async fn prune_feed(engine: Arc<Engine>) {
+    loop {
+        tokio::select! {
+            _ = engine.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+        }
+        if let Err(e) = runs::prune_changes(engine.store.pool(), FEED_KEEP).await {
+            tracing::warn!("pruning the run change feed: {e}");
+        }
+    }
 }
 
 /// Renews the leases of the runs this host drives, until every driver has

@@ -177,34 +177,60 @@ pub async fn log(pool: &SqlitePool, run_id: &str, log_id: &str) -> sqlx::Result<
     .await
 }
 
-/// Runs changed after change number `after`, in change order, up to
-/// `limit`, optionally of one workflow or one run; each with its change
-/// number.
-pub async fn changes_after(
+/// Runs changed after change number `after` up to `upto` (from
+/// [`window_end`]), in change order, optionally of one workflow or one run;
+/// each with its change number. A run changed several times among them comes
+/// once, at its newest change (it is shown as it stands now).
+pub async fn changes_between(
     pool: &SqlitePool,
     after: i64,
+    upto: i64,
     workflow_id: Option<&str>,
     run_id: Option<&str>,
-    limit: i64,
 ) -> sqlx::Result<Vec<(i64, RunRow)>> {
     let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
     let rows: Vec<ChangedRun> = sqlx::query_as(&format!(
-        "SELECT c.seq AS changeSeq, {columns} FROM run_changes c JOIN workflow_runs r ON r.id = c.runId \
-         WHERE c.seq > ?1 AND (?2 IS NULL OR r.workflowId = ?2) AND (?3 IS NULL OR r.id = ?3) \
-         ORDER BY c.seq LIMIT ?4"
+        "SELECT c.seq AS changeSeq, {columns} FROM \
+           (SELECT runId, MAX(seq) AS seq FROM run_changes WHERE seq > ?1 AND seq <= ?4 GROUP BY runId) c \
+         JOIN workflow_runs r ON r.id = c.runId \
+         WHERE (?2 IS NULL OR r.workflowId = ?2) AND (?3 IS NULL OR r.id = ?3) ORDER BY c.seq"
     ))
     .bind(after)
     .bind(workflow_id)
     .bind(run_id)
-    .bind(limit)
+    .bind(upto)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
 }
 
-/// The newest change number.
-pub async fn last_change(pool: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT seq FROM run_change_counter WHERE id = 1").fetch_one(pool).await
+/// The newest change number, and the number of the oldest change kept.
+pub async fn change_bounds(pool: &SqlitePool) -> sqlx::Result<(i64, i64)> {
+    sqlx::query_as("SELECT COALESCE(MAX(seq), 0), COALESCE(MIN(seq), 0) FROM run_changes")
+        .fetch_one(pool)
+        .await
+}
+
+/// The end of the next window of at most `limit` changes after `after`
+/// (`after` itself when there are none). Read before the window's changes,
+/// so a change committed in between falls into the next window.
+pub async fn window_end(pool: &SqlitePool, after: i64, limit: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), ?1) FROM (SELECT seq FROM run_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_one(pool)
+    .await
+}
+
+/// Drops all but the newest `keep` changes from the feed.
+pub async fn prune_changes(pool: &SqlitePool, keep: i64) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM run_changes WHERE seq <= (SELECT MAX(seq) FROM run_changes) - ?")
+        .bind(keep)
+        .execute(pool)
+        .await
+        .map(|d| d.rows_affected())
 }
 
 #[derive(FromRow)]
