@@ -5,6 +5,7 @@ use weft::cli::bench::{self, BenchArgs};
 use weft::cli::client::{Client, ServerArgs};
 use weft::cli::plugin::{self, PluginCommand};
 use weft::cli::serve::{self, ServeArgs};
+use weft::cli::token::{self, TokenCommand};
 use weft::cli::workflow::{self, RunCommand, WorkflowCommand};
 use weft::runtime::{Runtime, RuntimeConfig};
 
@@ -34,6 +35,9 @@ enum Command {
     /// Show runs.
     #[command(subcommand)]
     Run(RunCommand),
+    /// Create, list and revoke scoped API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[tokio::main]
@@ -49,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Plugin(command) => plugin::run(command, &cli.server).await?,
         Command::Workflow(command) => workflow::workflow(&Client::new(&cli.server)?, command).await?,
         Command::Run(command) => workflow::run(&Client::new(&cli.server)?, command).await?,
+        Command::Token(command) => token::run(&Client::new(&cli.server)?, command).await?,
         Command::Serve(args) => serve::run(*args).await?,
         Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {

@@ -151,6 +151,11 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
             "step `w`: field `config.duration`: 5 is not of types \"null\", \"string\"",
         ),
         (
+            json!({ "name": "x", "trigger": { "type": "manual" }, "steps": [
+                { "id": "h", "type": "webhook", "config": { "method": "POST" } } ] }),
+            "step `h`: field `config.url`: \"url\" is a required property",
+        ),
+        (
             json!({ "name": "x", "trigger": { "type": "cron", "config": { "expression": "every day" } }, "steps": [
                 { "id": "w", "type": "wait", "config": { "duration": "1s" } } ] }),
             "field `trigger.config.expression`: `every day` has 2 fields; expected 5, 6 or 7",

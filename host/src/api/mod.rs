@@ -11,10 +11,12 @@ pub mod json;
 mod notifications;
 mod page;
 mod plugins;
+pub mod roles;
 mod run_stream;
 mod runs;
 mod session;
 mod step_types;
+mod tokens;
 mod workflows;
 
 use std::sync::Arc;
@@ -51,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(step_types::router())
         .merge(cron::router())
+        .merge(tokens::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{CSRF_HEADER, SESSION_COOKIE, hash, session_accepted, session_cookie};
+use super::auth::{CSRF_HEADER, SESSION_COOKIE, bearer, hash, session_cookie, session_principal};
 use super::error::ApiError;
 use super::json::Json;
 use crate::store::ids::now_ms;
@@ -49,7 +49,7 @@ async fn create(
     Json(body): Json<SignIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = body.token.trim();
-    if token.is_empty() || !state.auth.accepts(&state.store, token).await {
+    if token.is_empty() || state.auth.principal(&state.store, token).await?.is_none() {
         return Err(ApiError::unauthorized());
     }
     let bytes: [u8; 32] = rand::rng().random();
@@ -60,21 +60,19 @@ async fn create(
     Ok(([(SET_COOKIE, cookie(&headers, &value, SESSION_SECONDS))], AxumJson(json!({ "ok": true }))))
 }
 
+/// Whether the caller is signed in, and as whom (the page hides what the
+/// role may not do).
 async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let ok = match (bearer, session_cookie(&headers)) {
-        (Some(token), _) => state.auth.accepts(&state.store, token).await,
-        (None, Some(value)) => session_accepted(&state, value).await?,
-        (None, None) => false,
+    let principal = match (bearer(&headers), session_cookie(&headers)) {
+        (Some(token), _) => state.auth.principal(&state.store, token).await?,
+        (None, Some(value)) => session_principal(&state, value).await?,
+        (None, None) => None,
     };
-    if !ok {
-        return Err(ApiError::unauthorized());
-    }
-    Ok(AxumJson(json!({ "authenticated": true })))
+    // Signed out is an answer, not an error: the page asks on every visit.
+    Ok(AxumJson(match principal {
+        Some(p) => json!({ "authenticated": true, "name": p.name, "role": p.role }),
+        None => json!({ "authenticated": false }),
+    }))
 }
 
 async fn remove(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {

@@ -4,4 +4,5 @@ pub mod bench;
 pub mod client;
 pub mod plugin;
 pub mod serve;
+pub mod token;
 pub mod workflow;

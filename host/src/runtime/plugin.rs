@@ -104,8 +104,21 @@ impl Plugin {
     }
 
     /// Like [`Plugin::validate_config`], as (JSON pointer, message) pairs.
+    /// A missing required field is named by its own path, so an editor can
+    /// show the error on that field.
     pub fn validate_config_detailed(&self, config: &Value) -> Vec<(String, String)> {
-        self.validator.iter_errors(config).map(|e| (e.instance_path.to_string(), e.to_string())).collect()
+        self.validator
+            .iter_errors(config)
+            .map(|e| {
+                let mut path = e.instance_path.to_string();
+                if let jsonschema::error::ValidationErrorKind::Required { property: Value::String(name) } =
+                    &e.kind
+                {
+                    path = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
+                }
+                (path, e.to_string())
+            })
+            .collect()
     }
 }
 
