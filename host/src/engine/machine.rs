@@ -621,8 +621,7 @@ mod tests {
     fn a_trailing_wait_holds_the_run_until_its_time() {
         let snap = snapshot(vec![step("a"), step("w")]);
         let mut st = state(&snap);
-        let mut now = 1_000;
-        for _ in 0..2 {
+        for now in [1_000, 1_001] {
             let Plan::Run(attempts) = snap.plan(&mut st, now) else { panic!("expected a step to run") };
             let (step, branch, attempt) = (attempts[0].step.clone(), attempts[0].branch, attempts[0].attempt);
             let result = if step.id == "w" {
@@ -631,7 +630,6 @@ mod tests {
                 done(json!(1))
             };
             snap.apply(&mut st, &Attempt { step: &step, branch, attempt }, result, now);
-            now += 1;
         }
         assert_eq!((st.status, st.wake_at), (Status::Waiting, Some(9_000)));
         assert_eq!(snap.plan(&mut st, 5_000), Plan::Sleep(9_000));
