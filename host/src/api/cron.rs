@@ -37,18 +37,18 @@ struct PreviewBody {
 async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Value>, ApiError> {
     let count = body.count.unwrap_or(5);
     if !(1..=MAX_COUNT).contains(&count) {
-        return Err(field_error("count", format!("must be from 1 to {MAX_COUNT}, got {count}")));
+        return Err(ApiError::field("count", format!("must be from 1 to {MAX_COUNT}, got {count}")));
     }
     let mut at = match &body.after {
         None => now_ms(),
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
             .ok()
             .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
-            .ok_or_else(|| field_error("after", format!("must be an RFC 3339 time, got {text:?}")))?,
+            .ok_or_else(|| ApiError::field("after", format!("must be an RFC 3339 time, got {text:?}")))?,
     };
     let schedule = Schedule::parse(&body.expression, body.timezone.as_deref()).map_err(|e| {
         let field = e.field.rsplit('.').next().unwrap_or(e.field);
-        field_error(field, e.message)
+        ApiError::field(field, e.message)
     })?;
     let mut next = Vec::with_capacity(count);
     while next.len() < count {
@@ -57,9 +57,4 @@ async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Value>, ApiEr
         at = fire;
     }
     Ok(AxumJson(json!({ "next": next })))
-}
-
-fn field_error(field: &str, message: String) -> ApiError {
-    ApiError::invalid(format!("field `{field}`: {message}"))
-        .with_details(json!([{ "field": field, "message": message }]))
 }

@@ -38,7 +38,7 @@ struct PreviewBody {
 /// a 422 naming it.
 async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<serde_json::Value>, ApiError> {
     check_template(&body.subject, body.text.as_deref(), body.html.as_deref())
-        .map_err(|(field, e)| field_error(&field, format!("template does not compile: {e}")))?;
+        .map_err(|(field, e)| ApiError::field(&field, format!("template does not compile: {e}")))?;
     let row = TemplateRow {
         slug: "preview".into(),
         subject: body.subject,
@@ -73,24 +73,19 @@ fn check_slug(slug: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(field_error("slug", format!("{slug:?} must be 1 to 64 characters of a-z, 0-9, `-` and `_`")))
+        Err(ApiError::field("slug", format!("{slug:?} must be 1 to 64 characters of a-z, 0-9, `-` and `_`")))
     }
-}
-
-fn field_error(field: &str, message: String) -> ApiError {
-    ApiError::invalid(format!("field `{field}`: {message}"))
-        .with_details(serde_json::json!([{ "field": field, "message": message }]))
 }
 
 fn row(slug: String, body: TemplateBody, created_at: i64) -> Result<TemplateRow, ApiError> {
     if body.subject.trim().is_empty() {
-        return Err(field_error("subject", "must not be empty".into()));
+        return Err(ApiError::field("subject", "must not be empty"));
     }
     if body.text.is_none() && body.html.is_none() {
-        return Err(field_error("text", "a template needs `text`, `html` or both".into()));
+        return Err(ApiError::field("text", "a template needs `text`, `html` or both"));
     }
     check_template(&body.subject, body.text.as_deref(), body.html.as_deref())
-        .map_err(|(field, e)| field_error(&field, format!("template does not compile: {e}")))?;
+        .map_err(|(field, e)| ApiError::field(&field, format!("template does not compile: {e}")))?;
     Ok(TemplateRow {
         slug,
         subject: body.subject,
@@ -110,7 +105,7 @@ async fn create(
     State(state): State<AppState>,
     Json(body): Json<TemplateBody>,
 ) -> Result<(StatusCode, AxumJson<TemplateView>), ApiError> {
-    let slug = body.slug.clone().ok_or_else(|| field_error("slug", "is required".into()))?;
+    let slug = body.slug.clone().ok_or_else(|| ApiError::field("slug", "is required"))?;
     check_slug(&slug)?;
     let row = row(slug, body, now_ms() as i64)?;
     if !email_templates::insert(state.store.pool(), &row).await? {
@@ -135,7 +130,7 @@ async fn update(
     Json(body): Json<TemplateBody>,
 ) -> Result<AxumJson<TemplateView>, ApiError> {
     if let Some(other) = body.slug.as_deref().filter(|s| *s != slug) {
-        return Err(field_error(
+        return Err(ApiError::field(
             "slug",
             format!("{other:?} differs from the path's {slug:?}; slugs cannot change"),
         ));

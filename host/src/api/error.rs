@@ -62,6 +62,14 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
+    /// 422 naming one field: the message says `field `x`: ...` and
+    /// `details` is `[{ field, message }]`, as validation errors are.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::invalid(format!("field `{field}`: {message}"))
+            .with_details(serde_json::json!([{ "field": field, "message": message }]))
+    }
+
     /// 500: logged, answered without detail.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {error}");

@@ -55,18 +55,13 @@ fn view(row: &TokenRow) -> TokenView {
     }
 }
 
-fn field_error(field: &str, message: String) -> ApiError {
-    ApiError::invalid(format!("field `{field}`: {message}"))
-        .with_details(json!([{ "field": field, "message": message }]))
-}
-
 async fn create(
     State(state): State<AppState>,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(field_error("name", format!("must be 1 to 100 characters, got {}", name.len())));
+        return Err(ApiError::field("name", format!("must be 1 to 100 characters, got {}", name.len())));
     }
     let now = now_ms() as i64;
     let expires_at = match &body.expires_at {
@@ -74,11 +69,11 @@ async fn create(
         Some(text) => {
             let at = chrono::DateTime::parse_from_rfc3339(text)
                 .map_err(|e| {
-                    field_error("expiresAt", format!("must be an RFC 3339 time, got {text:?}: {e}"))
+                    ApiError::field("expiresAt", format!("must be an RFC 3339 time, got {text:?}: {e}"))
                 })?
                 .timestamp_millis();
             if at <= now {
-                return Err(field_error("expiresAt", format!("{text} is in the past")));
+                return Err(ApiError::field("expiresAt", format!("{text} is in the past")));
             }
             Some(at)
         }
