@@ -21,7 +21,7 @@ CREATE INDEX sessions_expiry ON sessions (expiresAt);
 -- run's id here in the same transaction, numbered by the rowid, so a client
 -- that resumes from the last number it saw misses nothing. An append is one
 -- write at the end of one B-tree, so the feed costs little on the hot path;
--- the engine keeps the newest 100,000 changes. Lease renewals and hand-backs
+-- the engine prunes it to the newest 100,000 every 10 s. Lease renewals and hand-backs
 -- write only lease columns: they are not changes a viewer sees.
 CREATE TABLE run_changes (
     seq   INTEGER PRIMARY KEY,

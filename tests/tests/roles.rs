@@ -53,7 +53,7 @@ fn routes(workflow: &str, run: &str) -> Vec<(&'static str, String, Option<Value>
             "POST",
             "/api/email-templates/preview".into(),
             Some(json!({ "subject": "s", "data": {} })),
-            "viewer",
+            "editor",
         ),
         ("GET", "/api/notifications".into(), None, "viewer"),
         ("GET", "/api/notifications/stream".into(), None, "viewer"),

@@ -219,6 +219,12 @@ async fn layout_is_kept_and_if_match_refuses_a_save_over_a_newer_version() {
     let (_, stored) = host.get(&format!("/api/workflows/{id}")).await;
     assert_eq!(stored["name"], "First save", "the refused save changed nothing");
 
+    // An edit without `layout` (a file applied from the CLI) keeps it.
+    let mut bare = definition.clone();
+    bare.as_object_mut().unwrap().remove("layout");
+    let (status, kept) = host.put(&format!("/api/workflows/{id}"), bare).await;
+    assert_eq!((status, &kept["layout"]), (200, &layout), "{kept}");
+
     let (status, body) = host
         .call_headers("PUT", &format!("/api/workflows/{id}"), second, &[("if-match", "version one")])
         .await;
@@ -338,4 +344,38 @@ async fn the_dashboard_sees_last_runs_and_todays_counts_and_templates_preview() 
         host.post("/api/email-templates/preview", json!({ "subject": "{{ broken", "data": {} })).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "subject");
+    // A loop bomb runs out of fuel instead of holding the host.
+    let bomb = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+    let (status, body) =
+        host.post("/api/email-templates/preview", json!({ "subject": "s", "text": bomb })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("fuel"), "{body}");
+    let (status, body) =
+        host.post("/api/email-templates", json!({ "slug": "preview", "subject": "s", "text": "t" })).await;
+    assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("slug")), "{body}");
+}
+
+#[tokio::test]
+async fn an_open_stream_ends_when_its_token_is_revoked() {
+    let host = Host::start();
+    let (status, made) = host.post("/api/tokens", json!({ "name": "watcher", "role": "viewer" })).await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap();
+    let mut resp = host
+        .client()
+        .get(format!("{}/api/workflow-runs/stream", host.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.status().as_u16(), 200);
+    let (status, _) =
+        host.call("DELETE", &format!("/api/tokens/{}", made["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, 204);
+    // The stream ends within its 5 s re-check; keep-alive comments may come first.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = resp.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token");
 }

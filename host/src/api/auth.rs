@@ -22,13 +22,49 @@ use super::roles::{Role, required_role};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::{Store, tokens};
 
-/// Who is calling: the token's name and role.
+/// Who is calling: the token's name and role, and what they came with.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The token's name.
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// What the request carried, to check again later (long streams).
+    pub credential: Credential,
+}
+
+/// What a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// The bearer token of this sha256.
+    Token(String),
+    /// The session cookie of this sha256.
+    Session(String),
+}
+
+/// How often an open stream checks that its caller is still accepted.
+const STREAM_RECHECK: Duration = Duration::from_secs(5);
+
+/// Whether `principal`'s token (or session) is still accepted.
+pub async fn still_accepted(state: &AppState, principal: &Principal) -> bool {
+    let found = match &principal.credential {
+        Credential::Token(h) => state.auth.principal_of_hash(&state.store, h).await,
+        Credential::Session(h) => session_of_hash(state, h).await,
+    };
+    // A database hiccup does not end a stream; a revocation does.
+    !matches!(found, Ok(None))
+}
+
+/// Completes when `principal` is no longer accepted (token revoked or
+/// expired, session ended): an open stream ends then, within
+/// [`STREAM_RECHECK`], instead of outliving the credential.
+pub async fn revoked(state: AppState, principal: Principal) {
+    loop {
+        tokio::time::sleep(STREAM_RECHECK).await;
+        if !still_accepted(&state, &principal).await {
+            return;
+        }
+    }
 }
 
 /// How long an unknown token is answered 401 without asking the database.
@@ -88,7 +124,11 @@ impl Auth {
     /// Who the token of sha256 `h` is, if it is accepted.
     pub async fn principal_of_hash(&self, store: &Store, h: &str) -> Result<Option<Principal>, ApiError> {
         if self.admin.as_deref() == Some(h) {
-            return Ok(Some(Principal { name: "admin (--admin-token)".into(), role: Role::Admin }));
+            return Ok(Some(Principal {
+                name: "admin (--admin-token)".into(),
+                role: Role::Admin,
+                credential: Credential::Token(h.to_owned()),
+            }));
         }
         let now = Instant::now();
         {
@@ -114,7 +154,7 @@ impl Auth {
         }
         let role: Role = row.role.parse().map_err(ApiError::internal)?;
         self.touch(store, &row.id, ms).await;
-        Ok(Some(Principal { name: row.name, role }))
+        Ok(Some(Principal { name: row.name, role, credential: Credential::Token(h.to_owned()) }))
     }
 
     async fn touch(&self, store: &Store, id: &str, now: i64) {
@@ -158,12 +198,15 @@ pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
 /// Who the session cookie `value` stands for: a live session of an accepted
 /// token.
 pub async fn session_principal(state: &AppState, value: &str) -> Result<Option<Principal>, ApiError> {
+    session_of_hash(state, &hash(value)).await
+}
+
+async fn session_of_hash(state: &AppState, session_hash: &str) -> Result<Option<Principal>, ApiError> {
     let token_hash =
-        crate::store::sessions::token_of(state.store.pool(), &hash(value), now_ms() as i64).await?;
-    match token_hash {
-        Some(h) => state.auth.principal_of_hash(&state.store, &h).await,
-        None => Ok(None),
-    }
+        crate::store::sessions::token_of(state.store.pool(), session_hash, now_ms() as i64).await?;
+    let Some(h) = token_hash else { return Ok(None) };
+    let principal = state.auth.principal_of_hash(&state.store, &h).await?;
+    Ok(principal.map(|p| Principal { credential: Credential::Session(session_hash.to_owned()), ..p }))
 }
 
 /// The bearer token of a request.

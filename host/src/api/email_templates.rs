@@ -47,8 +47,13 @@ async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<serde_json::V
         created_at: 0,
         updated_at: 0,
     };
-    let rendered = crate::effects::email::render(&template_env(), &row, &body.data)
-        .map_err(|e| ApiError::invalid(e.message))?;
+    let data = body.data;
+    // Off the async workers: a heavy template costs a blocking thread, metered by fuel.
+    let rendered =
+        tokio::task::spawn_blocking(move || crate::effects::email::render(&template_env(), &row, &data))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::invalid(e.message))?;
     Ok(AxumJson(serde_json::json!({
         "subject": rendered.subject,
         "text": rendered.text,
@@ -67,13 +72,18 @@ struct TemplateBody {
 }
 
 fn check_slug(slug: &str) -> Result<(), ApiError> {
-    let ok = !slug.is_empty()
+    // `preview` is the path of the preview route.
+    let ok = slug != "preview"
+        && !slug.is_empty()
         && slug.len() <= 64
         && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field("slug", format!("{slug:?} must be 1 to 64 characters of a-z, 0-9, `-` and `_`")))
+        Err(ApiError::field(
+            "slug",
+            format!("{slug:?} must be 1 to 64 characters of a-z, 0-9, `-` and `_`, and not `preview`"),
+        ))
     }
 }
 

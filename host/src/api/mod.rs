@@ -42,6 +42,20 @@ pub struct AppState {
     pub notifier: Notifier,
 }
 
+/// When an event stream ends: when the host begins to stop (a stop never
+/// waits on an open browser tab), or when its caller's token or session is
+/// no longer accepted (a revocation reaches open streams too).
+fn stream_end(state: &AppState, principal: auth::Principal) -> impl std::future::Future<Output = ()> + use<> {
+    let stopping = state.engine.stopping().cancelled_owned();
+    let revoked = auth::revoked(state.clone(), principal);
+    async move {
+        tokio::select! {
+            _ = stopping => {}
+            _ = revoked => {}
+        }
+    }
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()

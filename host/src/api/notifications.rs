@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,6 +17,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 
 use super::AppState;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::page::{Page, Paged};
 use crate::store::ids::now_ms;
@@ -80,6 +82,7 @@ fn event(n: &NotificationView) -> Event {
 /// in the list). The stream ends when the host stops.
 async fn stream(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     // Subscribe before reading the backlog, so nothing falls between the two.
@@ -97,9 +100,7 @@ async fn stream(
             Some(Ok(Event::default().event("lagged").data(missed.to_string())))
         }
     });
-    // The stream ends when the host begins to stop, so a stop never waits on
-    // an open browser tab.
-    let stopping = state.engine.stopping().cancelled_owned();
-    let events = futures_util::StreamExt::take_until(backlog.chain(live), stopping);
+    let events =
+        futures_util::StreamExt::take_until(backlog.chain(live), super::stream_end(&state, principal));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -61,8 +61,10 @@ pub fn required_role(method: &Method, route: &str) -> Role {
     match (reads, route) {
         (true, "/api/tokens") => Admin,
         (true, _) => Viewer,
-        // Computations that store nothing.
-        (false, "/api/cron/preview" | "/api/email-templates/preview") => Viewer,
+        // A computation that stores nothing and costs little.
+        (false, "/api/cron/preview") => Viewer,
+        // Renders a template the caller writes: as much power as saving one.
+        (false, "/api/email-templates/preview") => Editor,
         (false, "/api/workflows/{id}/trigger" | "/api/events") => Operator,
         (false, "/api/workflow-runs/{id}/cancel" | "/api/workflow-runs/{id}/retry") => Operator,
         (false, "/api/notifications/{id}/read") => Operator,

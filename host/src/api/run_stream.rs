@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,6 +16,7 @@ use futures_util::stream::{self, Stream};
 use serde_json::Value;
 
 use super::AppState;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::runs::view;
 use crate::store::Store;
@@ -44,6 +46,7 @@ struct Feed {
 /// now. The stream ends when the host begins to stop.
 pub async fn stream(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -52,7 +55,7 @@ pub async fn stream(
         Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
             ApiError::bad_request("header `Last-Event-ID`: must be a change number from this stream")
         })?,
-        None => runs::change_bounds(state.store.pool()).await?.0,
+        None => runs::change_bounds(&mut *state.store.pool().acquire().await?).await?.0,
     };
     let feed = Feed {
         store: state.store.clone(),
@@ -63,8 +66,7 @@ pub async fn stream(
         pending: VecDeque::new(),
     };
     let events = stream::unfold(feed, next_event);
-    let stopping = state.engine.stopping().cancelled_owned();
-    let events = futures_util::StreamExt::take_until(events, stopping);
+    let events = futures_util::StreamExt::take_until(events, super::stream_end(&state, principal));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -74,9 +76,11 @@ async fn next_event(mut feed: Feed) -> Option<(Result<Event, Infallible>, Feed)>
             return Some((Ok(event(seq, &run)), feed));
         }
         match read(&mut feed).await {
-            Ok(Some(reset)) => return Some((Ok(reset), feed)),
-            Ok(None) if !feed.pending.is_empty() => continue,
-            Ok(None) => {}
+            Ok(Read::Reset(event)) => return Some((Ok(event), feed)),
+            // The window moved (maybe past changes another filter wants):
+            // read on without waiting.
+            Ok(Read::Moved) => continue,
+            Ok(Read::CaughtUp) => {}
             Err(e) => tracing::warn!("reading the run change feed: {e}"),
         }
         tokio::select! {
@@ -91,26 +95,38 @@ async fn next_event(mut feed: Feed) -> Option<(Result<Event, Infallible>, Feed)>
     }
 }
 
-/// Reads the next window of the feed into `pending`. A client that resumes
-/// from before the oldest change kept gets a `reset` event instead (it
-/// should reload what it shows) and goes on from the newest.
-async fn read(feed: &mut Feed) -> sqlx::Result<Option<Event>> {
-    let pool = feed.store.pool();
-    let upto = runs::window_end(pool, feed.after, BATCH).await?;
-    if upto == feed.after {
-        return Ok(None);
-    }
-    let (newest, oldest) = runs::change_bounds(pool).await?;
-    if feed.after < oldest - 1 {
+enum Read {
+    /// Nothing after `after`.
+    CaughtUp,
+    /// `after` moved on; what matched the filters is in `pending`.
+    Moved,
+    /// The client must reload what it shows.
+    Reset(Event),
+}
+
+/// Reads the next window of the feed into `pending`, in one read
+/// transaction, so a prune between its reads cannot hide changes. A client
+/// that resumes from before the oldest change kept, or from a number the
+/// feed never reached (a restored database), gets a `reset` event instead
+/// (it should reload what it shows) and goes on from the newest.
+async fn read(feed: &mut Feed) -> sqlx::Result<Read> {
+    let mut tx = feed.store.pool().begin().await?;
+    let upto = runs::window_end(&mut tx, feed.after, BATCH).await?;
+    let (newest, oldest) = runs::change_bounds(&mut tx).await?;
+    if feed.after > newest || (upto != feed.after && feed.after < oldest - 1) {
         feed.after = newest;
-        return Ok(Some(Event::default().event("reset").id(newest.to_string()).data("{}")));
+        return Ok(Read::Reset(Event::default().event("reset").id(newest.to_string()).data("{}")));
+    }
+    if upto == feed.after {
+        return Ok(Read::CaughtUp);
     }
     let changes =
-        runs::changes_between(pool, feed.after, upto, feed.workflow_id.as_deref(), feed.run_id.as_deref())
+        runs::changes_between(&mut tx, feed.after, upto, feed.workflow_id.as_deref(), feed.run_id.as_deref())
             .await?;
+    tx.commit().await?;
     feed.after = upto;
     feed.pending.extend(changes);
-    Ok(None)
+    Ok(Read::Moved)
 }
 
 fn event(seq: i64, run: &RunRow) -> Event {

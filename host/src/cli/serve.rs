@@ -155,33 +155,44 @@ fn default_cache_dir(database_url: &str) -> PathBuf {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Caught from the very start: a stop sent while the host starts (or just
     // after it says it listens) is a graceful stop, not the default death.
-    let (first, mut signals) = signals()?;
-    let store = Store::open(&args.database_url, args.durability).await?;
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
-    let notifier = Notifier::new(store.pool().clone());
-    let backends = backends(&args, &store, &notifier)?;
-    let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache_dir),
-        compiler: args.compiler,
-        backends,
-        ..RuntimeConfig::default()
-    })?);
-    let builtins = runtime.load_builtins().await?;
-    if let Some(dir) = &args.plugin_dir {
-        load_dir(&runtime, dir).await?;
-    }
-    let installed = crate::engine::plugins::sync(&store, &runtime).await?;
+    let (mut first, mut signals) = signals()?;
+    let startup = async {
+        let store = Store::open(&args.database_url, args.durability).await?;
+        let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
+        let notifier = Notifier::new(store.pool().clone());
+        let backends = backends(&args, &store, &notifier)?;
+        let runtime = Arc::new(Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache_dir),
+            compiler: args.compiler,
+            backends,
+            ..RuntimeConfig::default()
+        })?);
+        let builtins = runtime.load_builtins().await?;
+        if let Some(dir) = &args.plugin_dir {
+            load_dir(&runtime, dir).await?;
+        }
+        let installed = crate::engine::plugins::sync(&store, &runtime).await?;
+        let (auth, created) = Auth::init(&store, args.admin_token.as_deref()).await?;
+        if let Some(token) = created {
+            println!("Created the admin API token (shown once, only its hash is stored):\n\n    {token}\n");
+        }
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
+        anyhow::Ok((store, notifier, runtime, auth, listener))
+    };
+    // A stop while the host starts (migrations, compiles) ends it before it
+    // claims anything.
+    let (store, notifier, runtime, auth, listener) = tokio::select! {
+        started = startup => started?,
+        _ = &mut first => {
+            println!("weft stopped before it finished starting");
+            return Ok(());
+        }
+    };
     let config =
         EngineConfig { lease: Duration::from_millis(args.lease_ms.max(100)), ..EngineConfig::default() };
     let engine = Engine::start(store.clone(), runtime, config);
-
-    let (auth, created) = Auth::init(&store, args.admin_token.as_deref()).await?;
-    if let Some(token) = created {
-        println!("Created the admin API token (shown once, only its hash is stored):\n\n    {token}\n");
-    }
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
     println!("weft listening on http://{addr}");
     let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
     let stopping = engine.stopping();

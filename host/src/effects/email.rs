@@ -65,8 +65,14 @@ fn fatal(message: String) -> EmailError {
 pub fn template_env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // A loop bomb in a template ends with an error instead of holding a
+    // worker thread: real templates use a few thousand units.
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env
 }
+
+/// Most minijinja instructions one rendering of an email template may run.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
 
 /// Checks that each part of a template compiles; the error names the field.
 pub fn check_template(subject: &str, text: Option<&str>, html: Option<&str>) -> Result<(), (String, String)> {

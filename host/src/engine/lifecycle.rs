@@ -250,7 +250,11 @@ fn write_spec(row: &mut WorkflowRow, spec: &WorkflowSpec) -> Result<(), Lifecycl
     row.steps = encode(row, &spec.steps)?;
     row.event_type = spec.event_type().map(str::to_owned);
     row.limits = spec.limits.map(|l| encode(row, &l)).transpose()?;
-    row.layout = spec.layout.as_ref().map(|l| encode(row, l)).transpose()?;
+    // An edit without `layout` (a file applied from the CLI) keeps the
+    // editor's node positions.
+    if let Some(layout) = &spec.layout {
+        row.layout = Some(encode(row, layout)?);
+    }
     Ok(())
 }
 

@@ -139,7 +139,7 @@ async fn prune_feed(engine: Arc<Engine>) {
     loop {
         tokio::select! {
             _ = engine.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
         }
         if let Err(e) = runs::prune_changes(engine.store.pool(), FEED_KEEP).await {
             tracing::warn!("pruning the run change feed: {e}");

@@ -182,7 +182,7 @@ pub async fn log(pool: &SqlitePool, run_id: &str, log_id: &str) -> sqlx::Result<
 /// each with its change number. A run changed several times among them comes
 /// once, at its newest change (it is shown as it stands now).
 pub async fn changes_between(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     after: i64,
     upto: i64,
     workflow_id: Option<&str>,
@@ -199,28 +199,31 @@ pub async fn changes_between(
     .bind(workflow_id)
     .bind(run_id)
     .bind(upto)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
 }
 
 /// The newest change number, and the number of the oldest change kept.
-pub async fn change_bounds(pool: &SqlitePool) -> sqlx::Result<(i64, i64)> {
-    sqlx::query_as("SELECT COALESCE(MAX(seq), 0), COALESCE(MIN(seq), 0) FROM run_changes")
-        .fetch_one(pool)
-        .await
+pub async fn change_bounds(conn: &mut SqliteConnection) -> sqlx::Result<(i64, i64)> {
+    // Two subqueries, so SQLite reads each end of the index, not the table.
+    sqlx::query_as(
+        "SELECT COALESCE((SELECT MAX(seq) FROM run_changes), 0), COALESCE((SELECT MIN(seq) FROM run_changes), 0)",
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// The end of the next window of at most `limit` changes after `after`
 /// (`after` itself when there are none). Read before the window's changes,
 /// so a change committed in between falls into the next window.
-pub async fn window_end(pool: &SqlitePool, after: i64, limit: i64) -> sqlx::Result<i64> {
+pub async fn window_end(conn: &mut SqliteConnection, after: i64, limit: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COALESCE(MAX(seq), ?1) FROM (SELECT seq FROM run_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
     )
     .bind(after)
     .bind(limit)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
 }
 

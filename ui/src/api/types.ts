@@ -1,0 +1,222 @@
+// Shapes of the host's JSON API (host/src/api/*.rs). Kept by hand, checked
+// against the Rust views when they change.
+
+export type WorkflowStatus = 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'ARCHIVED';
+export type RunStatus = 'PENDING' | 'RUNNING' | 'WAITING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export const WORKFLOW_STATUSES: WorkflowStatus[] = ['DRAFT', 'ACTIVE', 'PAUSED', 'ARCHIVED'];
+export const RUN_STATUSES: RunStatus[] = ['PENDING', 'RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface Paged<T> {
+  data: T[];
+  page: number;
+  pageSize: number;
+  total: number;
+}
+
+export type TriggerType = 'manual' | 'event' | 'cron';
+
+export interface Trigger {
+  type: TriggerType;
+  config?: JsonObject | null;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoffMs?: number;
+  multiplier?: number;
+  maxBackoffMs?: number;
+}
+
+export interface StepLimits {
+  fuel?: number;
+  memoryBytes?: number;
+  timeMs?: number;
+  outputBytes?: number;
+}
+
+export interface Step {
+  id: string;
+  type: string;
+  config?: JsonObject;
+  next?: string;
+  onError?: string;
+  retry?: RetryPolicy;
+  limits?: StepLimits;
+  branches?: Step[][];
+}
+
+export interface Position {
+  x: number;
+  y: number;
+}
+
+export interface Layout {
+  nodes?: Record<string, Position>;
+  [key: string]: unknown;
+}
+
+/** A workflow as a person writes it: what the editor edits. */
+export interface Definition {
+  name: string;
+  description?: string | null;
+  trigger: Trigger;
+  steps: Step[];
+  limits?: { maxSteps?: number } | null;
+  layout?: Layout | null;
+}
+
+export interface LastRun {
+  id: string;
+  status: RunStatus;
+  startedAt: string;
+}
+
+export interface WorkflowView extends Definition {
+  id: string;
+  status: WorkflowStatus;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  nextFireAt?: string;
+  cronError?: string;
+  lastRun?: LastRun | null;
+}
+
+export interface LogView {
+  id: string;
+  runId: string;
+  seq?: number;
+  step: string;
+  action: string;
+  result: Json;
+  resultTruncated?: boolean;
+  resultBytes?: number;
+  createdAt: string;
+  attempt: number;
+  fuel: number;
+  durationUs: number;
+  peakMemoryBytes: number;
+}
+
+export interface RunView {
+  id: string;
+  workflowId: string;
+  status: RunStatus;
+  context?: Json;
+  currentStep: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  wakeAt: string | null;
+  /** The run's snapshot of the workflow (no trigger, no layout). */
+  definition?: RunDefinition;
+  logs?: LogView[];
+  changeSeq?: number;
+}
+
+export interface RunDefinition {
+  workflowId?: string;
+  workflowName?: string;
+  version?: number;
+  steps: Step[];
+  resolved?: unknown;
+}
+
+export interface PluginView {
+  name: string;
+  version: string;
+  description: string;
+  configSchema: Json;
+  capabilities: string[];
+  grants: string[];
+  limits: Record<string, number>;
+  sha256: string;
+  size: number;
+  builtin: boolean;
+  code: 'quick' | 'optimized' | string;
+  installedAt: string | null;
+}
+
+export interface PluginSettings {
+  grants: string[];
+  limits: StepLimits;
+}
+
+export interface StepTypeView {
+  type: string;
+  kind: 'engine' | 'plugin';
+  builtin?: boolean;
+  version?: string;
+  versions: string[];
+  description: string;
+  configSchema: JsonObject | boolean | null;
+  targets?: string[];
+}
+
+export interface EmailTemplate {
+  slug: string;
+  subject: string;
+  text?: string | null;
+  html?: string | null;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string | null;
+  html: string | null;
+}
+
+export interface NotificationView {
+  id: string;
+  title: string;
+  body: string | null;
+  level: string;
+  link: string | null;
+  data: Json;
+  workflowId: string | null;
+  runId: string | null;
+  stepId: string | null;
+  createdAt: string;
+  read: boolean;
+  readAt: string | null;
+}
+
+export interface WorkflowStats {
+  workflowId: string;
+  runs: number;
+  failures: number;
+}
+
+/** One entry of a 422's `details`. */
+export interface FieldError {
+  step?: string;
+  field: string;
+  message: string;
+}
+
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** An API token as listed (never its value). */
+export interface TokenView {
+  id: string;
+  name: string;
+  role: 'viewer' | 'operator' | 'editor' | 'admin';
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** The answer of creating a token: the only time its value is shown. */
+export interface CreatedToken extends TokenView {
+  token: string;
+}
