@@ -5,8 +5,8 @@ import { useEffect, useRef } from 'react';
 
 /**
  * Listens to `event` on the stream at `url`. `onOpen` runs each time the
- * stream (re)connects: a view refetches then, so that nothing that changed
- * before the stream was open is missed.
+ * stream (re)connects, and on a `reset` event: a view refetches then, so that
+ * nothing that changed before the stream was open is missed.
  */
 export function useEventStream<T>(
   url: string | null,
@@ -33,7 +33,11 @@ export function useEventStream<T>(
     };
     source.addEventListener(event, listener as EventListener);
     source.addEventListener('open', open);
+    // The host could not replay what changed while the view was away (its
+    // feed was pruned past the last event seen): reload, as on a reconnect.
+    source.addEventListener('reset', open);
     return () => {
+      source.removeEventListener('reset', open);
       source.removeEventListener('open', open);
       source.removeEventListener(event, listener as EventListener);
       source.close();
