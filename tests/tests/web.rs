@@ -283,6 +283,32 @@ async fn the_run_stream_carries_each_change_and_resumes_from_last_event_id() {
 }
 
 #[tokio::test]
+async fn a_stream_resumed_from_a_number_the_feed_never_reached_says_reset() {
+    // As after a restore of an older database: the client cannot be brought
+    // up to date change by change, so it is told to reload.
+    let host = Host::start();
+    let workflow = host
+        .create_active(json!({
+            "name": "Reset",
+            "trigger": { "type": "manual" },
+            "steps": [ { "id": "a", "type": "update-field", "config": { "set": { "a": 1 } } } ]
+        }))
+        .await;
+    let run = host.trigger(&workflow, json!({})).await;
+    host.wait_for(&run, "COMPLETED", Duration::from_secs(10)).await;
+    let mut events = host.sse_after("/api/workflow-runs/stream", Some("999999999")).await;
+    let (event, _) =
+        tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("reset").unwrap();
+    assert_eq!(event, "reset");
+    // Then it goes on from the newest change.
+    let next = host.trigger(&workflow, json!({})).await;
+    let (event, data) =
+        tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("next").unwrap();
+    assert_eq!(event, "run");
+    assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["id"], json!(next));
+}
+
+#[tokio::test]
 async fn large_attempt_results_load_on_their_own() {
     let host = Host::start();
     let big = "x".repeat(40_000);
