@@ -12,6 +12,7 @@ import { Pager } from '../components/Pager';
 import { RoleButton, RoleLink, RoleNote } from '../components/RoleButton';
 import { NEEDS } from '../api/roles';
 import { StatusBadge, formatTime, triggerLabel } from '../components/Status';
+import { Notices } from '../components/Notices';
 
 const RECENT = 10;
 
@@ -133,11 +134,7 @@ export function Dashboard() {
           New workflow
         </RoleLink>
       </div>
-      {error && (
-        <p className="notice is-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Notices error={error} />
       <section aria-labelledby="workflows-title">
         <div className="section-head">
           <h2 id="workflows-title">Workflows</h2>

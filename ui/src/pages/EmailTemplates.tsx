@@ -8,6 +8,7 @@ import type { EmailTemplate, FieldError, Json, RenderedEmail } from '../api/type
 import { ConfirmDialog } from './Plugins';
 import { RoleButton, RoleLink, RoleNote } from '../components/RoleButton';
 import { NEEDS } from '../api/roles';
+import { Notices } from '../components/Notices';
 
 export function TemplatesPage() {
   const [list, setList] = useState<EmailTemplate[] | null>(null);
@@ -26,11 +27,7 @@ export function TemplatesPage() {
           New template
         </RoleLink>
       </div>
-      {error && (
-        <p className="notice is-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Notices error={error} />
       <table>
         <thead>
           <tr>

@@ -8,6 +8,7 @@ import type { PluginView, StepLimits } from '../api/types';
 import { formatBytes, formatNumber } from '../components/Status';
 import { RoleButton, RoleNote } from '../components/RoleButton';
 import { NEEDS, useCan } from '../api/roles';
+import { Notices } from '../components/Notices';
 
 const LIMITS: { key: keyof StepLimits; label: string }[] = [
   { key: 'fuel', label: 'Fuel' },
@@ -33,16 +34,7 @@ export function PluginsPage() {
   return (
     <div>
       <h1>Plugins</h1>
-      {error && (
-        <p className="notice is-error" role="alert">
-          {error}
-        </p>
-      )}
-      {notice && (
-        <p className="notice is-ok" role="status">
-          {notice}
-        </p>
-      )}
+      <Notices error={error} notice={notice} />
       <InstallForm
         onInstalled={(p) => {
           setNotice(`Installed ${p.name} ${p.version}.`);

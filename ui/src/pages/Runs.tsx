@@ -10,6 +10,7 @@ import type { Paged, RunStatus, RunView, WorkflowView } from '../api/types';
 import { RUN_STATUSES } from '../api/types';
 import { Pager } from '../components/Pager';
 import { StatusBadge, formatTime } from '../components/Status';
+import { Notices } from '../components/Notices';
 
 const PAGE_SIZE = 50;
 
@@ -140,11 +141,7 @@ export function RunsPage() {
           </select>
         </div>
       </form>
-      {error && (
-        <p className="notice is-error" role="alert">
-          {error}
-        </p>
-      )}
+      <Notices error={error} />
       {fresh > 0 && (
         <p className="notice" role="status">
           {fresh} new {fresh === 1 ? 'run' : 'runs'} since this page loaded.{' '}

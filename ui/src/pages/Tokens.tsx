@@ -8,6 +8,7 @@ import { NEEDS, ROLES, useCan, type Role } from '../api/roles';
 import type { CreatedToken, FieldError, TokenView } from '../api/types';
 import { formatTime } from '../components/Status';
 import { ConfirmDialog } from './Plugins';
+import { Notices } from '../components/Notices';
 
 const ROLE_HELP: Record<Role, string> = {
   viewer: 'reads everything',
@@ -51,16 +52,7 @@ export function TokensPage() {
   return (
     <div>
       <h1>Tokens</h1>
-      {error && (
-        <p className="notice is-error" role="alert">
-          {error}
-        </p>
-      )}
-      {notice && (
-        <p className="notice is-ok" role="status">
-          {notice}
-        </p>
-      )}
+      <Notices error={error} notice={notice} />
       <CreateForm
         onCreated={(t) => {
           setCreated(t);
