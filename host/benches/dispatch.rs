@@ -27,6 +27,7 @@ fn input(config: serde_json::Value) -> StepInput {
         now_ms: 0,
         config: config.to_string(),
         context: "{}".into(),
+        secrets: None,
     }
 }
 

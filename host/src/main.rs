@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use weft::cli::bench::{self, BenchArgs};
 use weft::cli::client::{Client, ServerArgs};
 use weft::cli::plugin::{self, PluginCommand};
+use weft::cli::secret::{self, SecretCommand};
 use weft::cli::serve::{self, ServeArgs};
 use weft::cli::token::{self, TokenCommand};
 use weft::cli::workflow::{self, RunCommand, WorkflowCommand};
@@ -38,6 +39,9 @@ enum Command {
     /// Create, list and revoke scoped API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Set, list and remove secrets; make and rotate the key they are sealed under.
+    #[command(subcommand)]
+    Secret(SecretCommand),
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Workflow(command) => workflow::workflow(&Client::new(&cli.server)?, command).await?,
         Command::Run(command) => workflow::run(&Client::new(&cli.server)?, command).await?,
         Command::Token(command) => token::run(&Client::new(&cli.server)?, command).await?,
+        Command::Secret(command) => secret::run(&cli.server, command).await?,
         Command::Serve(args) => serve::run(*args).await?,
         Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {

@@ -34,6 +34,7 @@ fn input(config: Value, context: Value) -> StepInput {
         now_ms: NOW,
         config: config.to_string(),
         context: context.to_string(),
+        secrets: None,
     }
 }
 

@@ -30,7 +30,7 @@ impl Info {
         self
     }
 
-    /// Asks for one more capability (`kv`, `http`, `email` or `notify`).
+    /// Asks for one more capability (`kv`, `http`, `email`, `notify` or `sign`).
     pub fn capability(mut self, capability: impl Into<String>) -> Self {
         self.capabilities.push(capability.into());
         self

@@ -79,7 +79,13 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     let (status, _) = host.call_with("GET", "/api/workflows", None, Some("wrong")).await;
     assert_eq!(status, 401);
     let (status, body) = host.call_with("GET", "/healthz", None, None).await;
+    assert_eq!(body, json!({ "status": "ok" }), "no details without a token");
+    assert_eq!(status, 200);
+    let (status, body) = host.get("/api/health").await;
     assert_eq!((status, &body["status"]), (200, &json!("ok")));
+    assert!(body["rssBytes"].as_u64().is_some_and(|b| b > 0) && body["plugins"].as_u64().is_some(), "{body}");
+    let (status, _) = host.call_with("GET", "/api/health", None, None).await;
+    assert_eq!(status, 401);
     let _ = TOKEN;
 
     // 404.

@@ -63,6 +63,11 @@ fn routes(workflow: &str, run: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", "/api/tokens".into(), None, "admin"),
         ("POST", "/api/tokens".into(), Some(json!({ "name": "made", "role": "viewer" })), "admin"),
         ("DELETE", "/api/tokens/none".into(), None, "admin"),
+        ("GET", "/api/secrets".into(), None, "admin"),
+        ("PUT", "/api/secrets/MADE".into(), Some(json!({ "value": "v4lue", "allowedHosts": [] })), "admin"),
+        ("DELETE", "/api/secrets/NONE".into(), None, "admin"),
+        ("GET", "/api/audit".into(), None, "admin"),
+        ("GET", "/api/health".into(), None, "viewer"),
     ]
 }
 

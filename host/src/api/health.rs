@@ -1,4 +1,6 @@
-//! `GET /healthz`: unauthenticated liveness with a database check.
+//! `GET /healthz`: unauthenticated liveness and readiness (the database
+//! answers), and nothing else. `GET /api/health` (any token) adds the details:
+//! plugin count and resident memory.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,16 +15,27 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 
+/// The detailed health, behind the token check.
+pub fn details_router() -> Router<AppState> {
+    Router::new().route("/api/health", get(details))
+}
+
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    check(&state, json!({ "status": "ok" })).await
+}
+
+async fn details(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let shown = json!({
+        "status": "ok",
+        "plugins": state.engine.runtime().registry().list().len(),
+        "rssBytes": rss_bytes(),
+    });
+    check(&state, shown).await
+}
+
+async fn check(state: &AppState, ok: Value) -> (StatusCode, Json<Value>) {
     match sqlx::query("SELECT 1").execute(state.store.pool()).await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ok",
-                "plugins": state.engine.runtime().registry().list().len(),
-                "rssBytes": rss_bytes(),
-            })),
-        ),
+        Ok(_) => (StatusCode::OK, Json(ok)),
         Err(e) => {
             tracing::error!("health check: {e}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))

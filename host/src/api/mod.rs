@@ -1,12 +1,14 @@
 //! The REST API: one router per resource, merged here, behind bearer auth.
 
 mod assets;
+mod audit;
 pub mod auth;
 mod cron;
 mod email_templates;
 pub mod error;
 mod events;
 mod health;
+pub mod hooks;
 pub mod json;
 mod notifications;
 mod page;
@@ -14,6 +16,7 @@ mod plugins;
 pub mod roles;
 mod run_stream;
 mod runs;
+mod secrets;
 mod session;
 mod step_types;
 mod tokens;
@@ -40,6 +43,10 @@ pub struct AppState {
     pub auth: auth::Auth,
     /// Notifications, for the SSE stream.
     pub notifier: Notifier,
+    /// The secrets store.
+    pub vault: crate::effects::Vault,
+    /// Inbound webhook limits and rate buckets.
+    pub hooks: hooks::Hooks,
 }
 
 /// When an event stream ends: when the host begins to stop (a stop never
@@ -68,9 +75,14 @@ pub fn app(state: AppState) -> Router {
         .merge(step_types::router())
         .merge(cron::router())
         .merge(tokens::router())
+        .merge(secrets::router())
+        .merge(audit::router())
+        .merge(health::details_router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)
+        .merge(hooks::router())
         .merge(session::router())
         .merge(health::router())
         .fallback(assets::serve)

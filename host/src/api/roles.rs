@@ -59,7 +59,7 @@ pub fn required_role(method: &Method, route: &str) -> Role {
     use Role::*;
     let reads = matches!(*method, Method::GET | Method::HEAD);
     match (reads, route) {
-        (true, "/api/tokens") => Admin,
+        (true, "/api/tokens" | "/api/secrets" | "/api/audit") => Admin,
         (true, _) => Viewer,
         // A computation that stores nothing and costs little.
         (false, "/api/cron/preview") => Viewer,

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::json::{Body, parse};
 use super::page::{Page, Paged, status_filter};
 use crate::engine::EngineError;
-use crate::engine::definition::WorkflowSpec;
+use crate::engine::definition::{Trigger, WorkflowSpec};
 use crate::engine::lifecycle::LifecycleError;
 use crate::engine::status::WorkflowStatus;
 use crate::store::ids::iso;
@@ -57,6 +57,9 @@ struct WorkflowView {
     /// In lists: the newest run (`null` when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     last_run: Option<Value>,
+    /// With a webhook trigger: its URL's path and how it verifies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hook: Option<Value>,
 }
 
 fn view(row: &WorkflowRow) -> WorkflowView {
@@ -75,12 +78,25 @@ fn view(row: &WorkflowRow) -> WorkflowView {
         next_fire_at: row.cron_next_at.map(|t| iso(t as u64)),
         cron_error: row.cron_error.clone(),
         last_run: None,
+        hook: None,
     }
 }
 
+/// The `hook` of a workflow with a webhook trigger (its id made on first need).
+async fn hook_of(state: &AppState, row: &WorkflowRow) -> Result<Option<Value>, ApiError> {
+    let Ok(Trigger::Webhook(config)) = serde_json::from_str::<Trigger>(&row.trigger) else { return Ok(None) };
+    let id = workflows::hook_id(state.store.pool(), &row.id).await?;
+    let verify = serde_json::to_value(&config.verify).ok().and_then(|v| v.get("type").cloned());
+    Ok(Some(json!({ "path": format!("/hooks/{id}"), "verify": verify, "respond": config.respond })))
+}
+
 /// A workflow with its version as the `ETag`, for `If-Match` on edits.
-fn tagged(row: &WorkflowRow) -> ([(axum::http::HeaderName, String); 1], AxumJson<WorkflowView>) {
-    ([(axum::http::header::ETAG, format!("\"{}\"", row.version))], AxumJson(view(row)))
+async fn tagged(
+    state: &AppState,
+    row: &WorkflowRow,
+) -> Result<([(axum::http::HeaderName, String); 1], AxumJson<WorkflowView>), ApiError> {
+    let shown = WorkflowView { hook: hook_of(state, row).await?, ..view(row) };
+    Ok(([(axum::http::header::ETAG, format!("\"{}\"", row.version))], AxumJson(shown)))
 }
 
 /// The version an `If-Match` header names (`"3"`, `W/"3"` or `3`); none for
@@ -101,8 +117,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 
 /// Fields the server owns: ignored in a body, so a client may send back what
 /// it read.
-const SERVER_OWNED: [&str; 8] =
-    ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt", "cronError", "lastRun"];
+const SERVER_OWNED: [&str; 9] =
+    ["id", "status", "version", "createdAt", "updatedAt", "nextFireAt", "cronError", "lastRun", "hook"];
 
 fn parse_spec(body: &[u8]) -> Result<WorkflowSpec, ApiError> {
     let mut value: Value = parse(body)?;
@@ -151,13 +167,14 @@ async fn list(
             (workflow, json!({ "id": id, "status": status, "startedAt": iso(started as u64) }))
         })
         .collect();
-    let data = rows
-        .iter()
-        .map(|row| WorkflowView {
+    let mut data = Vec::with_capacity(rows.len());
+    for row in &rows {
+        data.push(WorkflowView {
             last_run: Some(last.get(&row.id).cloned().unwrap_or(Value::Null)),
+            hook: hook_of(&state, row).await?,
             ..view(row)
-        })
-        .collect();
+        });
+    }
     Ok(AxumJson(Paged { data, page: page.page, page_size: page.size, total }))
 }
 
@@ -167,7 +184,7 @@ async fn create(
 ) -> Result<(StatusCode, impl axum::response::IntoResponse), ApiError> {
     let spec = parse_spec(&body)?;
     let row = state.engine.create_workflow(&spec).await.map_err(lifecycle_error)?;
-    Ok((StatusCode::CREATED, tagged(&row)))
+    Ok((StatusCode::CREATED, tagged(&state, &row).await?))
 }
 
 async fn show(
@@ -176,7 +193,7 @@ async fn show(
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let row =
         workflows::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("workflow", &id))?;
-    Ok(tagged(&row))
+    tagged(&state, &row).await
 }
 
 /// Replaces the definition. With `If-Match: "<version>"`, only when nobody
@@ -192,7 +209,7 @@ async fn edit(
     let expected = if_match(&headers)?;
     let spec = parse_spec(&body)?;
     let row = state.engine.edit_workflow(&id, &spec, expected).await.map_err(lifecycle_error)?;
-    Ok(tagged(&row))
+    tagged(&state, &row).await
 }
 
 /// `GET /api/workflow-stats?since=ISO`: per workflow, the runs started

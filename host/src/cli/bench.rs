@@ -222,7 +222,7 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
         }))
         .await?;
     let rss = |health: Value| health["rssBytes"].as_u64().map_or(0.0, |b| b as f64 / (1 << 20) as f64);
-    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    let (_, health) = client.call(reqwest::Method::GET, "/api/health", None).await?;
     println!("host memory before: {:.1} MiB", rss(health));
 
     let path = Arc::new(format!("/api/workflows/{sleepers}/trigger"));
@@ -258,7 +258,7 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    let (_, health) = client.call(reqwest::Method::GET, "/api/health", None).await?;
     println!("host memory with them waiting: {:.1} MiB", rss(health));
 
     for (what, path) in [
@@ -325,7 +325,7 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
     }
     lateness.sort();
     println!("wake lateness of 100 two-second waits among the sleepers: {}", percentiles(&lateness));
-    let (_, health) = client.call(reqwest::Method::GET, "/healthz", None).await?;
+    let (_, health) = client.call(reqwest::Method::GET, "/api/health", None).await?;
     println!("host memory after: {:.1} MiB", rss(health));
     Ok(())
 }

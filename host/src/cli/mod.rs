@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod client;
 pub mod plugin;
+pub mod secret;
 pub mod serve;
 pub mod token;
 pub mod workflow;

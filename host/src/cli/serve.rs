@@ -9,9 +9,11 @@ use clap::Args;
 
 use crate::api::{self, AppState, auth::Auth};
 use crate::effects::{
-    AllowList, HttpClient, HttpConfig, Mailer, Notifier, Secret, SigningKey, SmtpConfig, SmtpTls,
+    AllowList, HttpClient, HttpConfig, Mailer, Notifier, Secret, SigningKey, SmtpConfig, SmtpTls, Vault,
+    vault,
 };
 use crate::engine::{Engine, EngineConfig};
+use crate::runtime::SecretsBackend;
 use crate::runtime::{Backends, Compiler, Runtime, RuntimeConfig};
 use crate::store::{Durability, SqliteKv, Store};
 
@@ -84,10 +86,53 @@ pub struct ServeArgs {
     /// Default sender address.
     #[arg(long, env = "WEFT_SMTP_FROM", default_value = "weft@localhost")]
     pub smtp_from: String,
+    /// Take the SMTP password from this secret of the secrets store instead.
+    #[arg(long, env = "WEFT_SMTP_PASSWORD_SECRET", conflicts_with = "smtp_password")]
+    pub smtp_password_secret: Option<String>,
+    /// The key secrets are sealed under: 32 bytes in base64 (`weft secret
+    /// gen-key`). Hosts sharing a database share it. When absent, a key file
+    /// beside the database is used, made on first start.
+    #[arg(long, env = "WEFT_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<Secret>,
+    /// The key file (default: `<database>.secret-key`, beside the database).
+    #[arg(long, env = "WEFT_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// Opens the secrets store with the host's key, saying where a new key went.
+pub async fn open_vault(
+    store: &Store,
+    database_url: &str,
+    secret_key: Option<&Secret>,
+    key_file: Option<&std::path::Path>,
+) -> anyhow::Result<Vault> {
+    let default_file = vault::default_key_file(database_url);
+    let file = key_file.map(std::path::Path::to_path_buf).or(default_file);
+    let (key, source) = vault::load_key(secret_key.map(|s| s.0.as_str()), file.as_deref())?;
+    match &source {
+        vault::KeySource::Created(path) => {
+            println!(
+                "Created the secret key file {} (mode 0600): back it up apart from the database",
+                path.display()
+            )
+        }
+        vault::KeySource::Ephemeral => {
+            tracing::warn!(
+                "no secret key and no key file (in-memory database): secrets last until the host stops"
+            )
+        }
+        _ => {}
+    }
+    Vault::open(store.pool().clone(), key).await
 }
 
 /// The capability backends from the flags.
-fn backends(args: &ServeArgs, store: &Store, notifier: &Notifier) -> anyhow::Result<Backends> {
+async fn backends(
+    args: &ServeArgs,
+    store: &Store,
+    notifier: &Notifier,
+    vault: &Vault,
+) -> anyhow::Result<Backends> {
     let allow = AllowList::parse(&args.http_allow).map_err(|e| anyhow::anyhow!("WEFT_HTTP_ALLOW: {e}"))?;
     let secret = match &args.webhook_secret {
         Some(secret) => {
@@ -104,12 +149,18 @@ fn backends(args: &ServeArgs, store: &Store, notifier: &Notifier) -> anyhow::Res
         default_timeout: Duration::from_millis(args.http_timeout_ms.clamp(1, 10_000)),
         ..HttpConfig::default()
     })?;
+    let password = match &args.smtp_password_secret {
+        Some(name) => Some(Secret(
+            vault.reveal(name).await.map_err(|e| anyhow::anyhow!("WEFT_SMTP_PASSWORD_SECRET: {e}"))?.value,
+        )),
+        None => args.smtp_password.clone(),
+    };
     let smtp = args.smtp_host.as_ref().map(|host| SmtpConfig {
         host: host.clone(),
         port: args.smtp_port,
         tls: args.smtp_tls,
         user: args.smtp_user.clone(),
-        password: args.smtp_password.clone(),
+        password,
         from: args.smtp_from.clone(),
         timeout: Duration::from_secs(30),
     });
@@ -118,6 +169,7 @@ fn backends(args: &ServeArgs, store: &Store, notifier: &Notifier) -> anyhow::Res
         http: Some(Arc::new(http)),
         email: Some(Arc::new(Mailer::new(store.pool().clone(), smtp)?)),
         notify: Some(Arc::new(notifier.clone())),
+        secrets: Some(Arc::new(vault.clone())),
     })
 }
 
@@ -160,11 +212,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let store = Store::open(&args.database_url, args.durability).await?;
         let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
         let notifier = Notifier::new(store.pool().clone());
-        let backends = backends(&args, &store, &notifier)?;
+        let vault =
+            open_vault(&store, &args.database_url, args.secret_key.as_ref(), args.secret_key_file.as_deref())
+                .await?;
+        let backends = backends(&args, &store, &notifier, &vault).await?;
         let runtime = Arc::new(Runtime::new(RuntimeConfig {
             cache_dir: Some(cache_dir),
             compiler: args.compiler,
             backends,
+            cache_key: vault.derive("compiled code cache"),
             ..RuntimeConfig::default()
         })?);
         let builtins = runtime.load_builtins().await?;
@@ -178,11 +234,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
         tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
-        anyhow::Ok((store, notifier, runtime, auth, listener))
+        anyhow::Ok((store, notifier, runtime, auth, listener, vault))
     };
     // A stop while the host starts (migrations, compiles) ends it before it
     // claims anything.
-    let (store, notifier, runtime, auth, listener) = tokio::select! {
+    let (store, notifier, runtime, auth, listener, vault) = tokio::select! {
         started = startup => started?,
         _ = &mut first => {
             println!("weft stopped before it finished starting");
@@ -194,7 +250,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let engine = Engine::start(store.clone(), runtime, config);
     let addr = listener.local_addr()?;
     println!("weft listening on http://{addr}");
-    let app = api::app(AppState { store, engine: engine.clone(), auth, notifier });
+    let hooks = api::hooks::Hooks::default();
+    let app = api::app(AppState { store, engine: engine.clone(), auth, notifier, vault, hooks });
     let stopping = engine.stopping();
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await }).await

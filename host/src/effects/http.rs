@@ -18,7 +18,7 @@ use reqwest::{Method, Url};
 use super::net::{AllowList, Refused};
 use super::signing::SigningKey;
 use crate::runtime::capability::BoxFuture;
-use crate::runtime::{Caller, HttpBackend, HttpError, HttpRequest, HttpResponse, Signing};
+use crate::runtime::{Caller, HttpBackend, HttpError, HttpRequest, HttpResponse, Revealed, Signing};
 
 /// Limits and settings of outbound HTTP.
 #[derive(Debug, Clone)]
@@ -109,7 +109,12 @@ impl HttpClient {
         Ok(Self { client, config: Arc::new(config) })
     }
 
-    async fn send_request(&self, caller: &Caller, req: HttpRequest) -> Result<HttpResponse, HttpError> {
+    async fn send_request(
+        &self,
+        caller: &Caller,
+        req: HttpRequest,
+        carried: &[(String, Revealed)],
+    ) -> Result<HttpResponse, HttpError> {
         let method = Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| fatal(format!("`{}` is not an HTTP method", req.method)))?;
         let url = Url::parse(&req.url).map_err(|e| fatal(format!("url is not valid: {e}")))?;
@@ -152,7 +157,7 @@ impl HttpClient {
             .timeout_ms
             .map_or(self.config.default_timeout, |ms| Duration::from_millis(u64::from(ms)))
             .min(self.config.max_timeout);
-        let exchange = self.follow(caller, method, url, headers, body);
+        let exchange = self.follow(caller, carried, method, url, headers, body);
         match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(HttpError {
@@ -166,6 +171,7 @@ impl HttpClient {
     async fn follow(
         &self,
         caller: &Caller,
+        carried: &[(String, Revealed)],
         mut method: Method,
         mut url: Url,
         mut headers: HeaderMap,
@@ -174,6 +180,13 @@ impl HttpClient {
         let mut hops = 0;
         loop {
             self.check_url(caller, &url)?;
+            // A redirect must not take a secret's value where it may not go.
+            let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+            if let Some((name, _)) = carried.iter().find(|(_, r)| !r.allows_host(host)) {
+                return Err(fatal(format!(
+                    "secret `{name}` may not be sent to `{host}`, where a redirect led"
+                )));
+            }
             let mut request = self.client.request(method.clone(), url.clone()).headers(headers.clone());
             if let Some(body) = &body {
                 request = request.body(body.clone());
@@ -276,7 +289,8 @@ impl HttpBackend for HttpClient {
         &'a self,
         caller: &'a Caller,
         req: HttpRequest,
+        carried: &'a [(String, Revealed)],
     ) -> BoxFuture<'a, Result<HttpResponse, HttpError>> {
-        Box::pin(self.send_request(caller, req))
+        Box::pin(self.send_request(caller, req, carried))
     }
 }

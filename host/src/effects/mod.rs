@@ -7,12 +7,14 @@ pub mod http;
 pub mod net;
 pub mod notify;
 pub mod signing;
+pub mod vault;
 
 pub use email::{Mailer, SmtpConfig, SmtpTls};
 pub use http::{HttpClient, HttpConfig};
 pub use net::AllowList;
 pub use notify::Notifier;
 pub use signing::SigningKey;
+pub use vault::{SecretKey, Vault};
 
 /// A password or secret: never printed, never logged.
 #[derive(Clone, PartialEq, Eq)]

@@ -55,6 +55,8 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         x if x & 0xffc0 == 0xfec0 => "a site-local address",
         x if x & 0xff00 == 0xff00 => "a multicast address",
         0x2001 if s[1] == 0x0db8 => "a documentation address",
+        // Local-use NAT64 (RFC 8215): reaches IPv4 space of the operator's choosing.
+        0x0064 if s[1] == 0xff9b && s[2] == 1 => "a local-use NAT64 address",
         0x0100 if s[1..4] == [0, 0, 0] => "a discard-only address",
         _ => return None,
     })
@@ -164,6 +166,8 @@ mod tests {
             "fd00:ec2::254",
             "fe80::1",
             "ff02::1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::1",
         ] {
             assert!(refused(addr), "{addr} should be refused");
         }

@@ -52,6 +52,8 @@ pub enum Trigger {
     Event(EventTrigger),
     /// A cron schedule.
     Cron(CronTrigger),
+    /// A request to the workflow's own URL, `/hooks/<id>`.
+    Webhook(WebhookTrigger),
 }
 
 /// The wire form of a trigger: `{ "type": ..., "config": {...} }`, config optional.
@@ -72,7 +74,8 @@ impl TryFrom<RawTrigger> for Trigger {
             "manual" => Ok(Trigger::Manual(raw.config)),
             "event" => parse_config("event", raw.config).map(Trigger::Event),
             "cron" => parse_config("cron", raw.config).map(Trigger::Cron),
-            other => Err(format!("unknown trigger type `{other}` (expected manual, event or cron)")),
+            "webhook" => parse_config("webhook", raw.config).map(Trigger::Webhook),
+            other => Err(format!("unknown trigger type `{other}` (expected manual, event, cron or webhook)")),
         }
     }
 }
@@ -88,6 +91,7 @@ impl From<Trigger> for RawTrigger {
             Trigger::Manual(v) => ("manual", v),
             Trigger::Event(e) => ("event", serde_json::to_value(e).unwrap_or_default()),
             Trigger::Cron(c) => ("cron", serde_json::to_value(c).unwrap_or_default()),
+            Trigger::Webhook(w) => ("webhook", serde_json::to_value(w).unwrap_or_default()),
         };
         RawTrigger { kind: kind.to_owned(), config }
     }
@@ -111,6 +115,88 @@ pub struct CronTrigger {
     /// IANA time zone, e.g. `Europe/Paris`; UTC when absent.
     #[serde(default)]
     pub timezone: Option<String>,
+}
+
+/// Config of an inbound webhook trigger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookTrigger {
+    /// How a request proves it comes from the sender.
+    pub verify: Verify,
+    /// When the request is answered.
+    #[serde(default)]
+    pub respond: Respond,
+    /// With `when-done`: how long the answer waits for the run, ms (else 202).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Most requests a second this hook accepts (a burst of as many);
+    /// more get 429 with `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<u32>,
+}
+
+/// How an inbound webhook request is verified. `secret` is always a
+/// reference, `{{ secrets.NAME }}`: the value stays in the secrets store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Verify {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and
+    /// `webhook-signature` over `id.timestamp.body`, keyed by a `whsec_` secret.
+    #[serde(rename_all = "camelCase")]
+    StandardWebhooks {
+        /// `{{ secrets.NAME }}`.
+        secret: String,
+        /// How far the timestamp may be from now, seconds (default 300).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tolerance_seconds: Option<u64>,
+    },
+    /// A header holding the hex HMAC-SHA256 of the body, optionally after
+    /// `sha256=` (GitHub's `X-Hub-Signature-256`).
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256 {
+        /// `{{ secrets.NAME }}`.
+        secret: String,
+        /// Header name (default `X-Hub-Signature-256`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+    },
+    /// `Authorization: Bearer <secret>`.
+    Bearer {
+        /// `{{ secrets.NAME }}`.
+        secret: String,
+    },
+    /// Nothing but the unguessable URL. Said explicitly, never by default.
+    None,
+}
+
+/// When an inbound webhook request is answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Respond {
+    /// At once: 202 with the run id.
+    #[default]
+    Accepted,
+    /// When the run has ended: its `vars` (or `vars.response`), within the timeout.
+    WhenDone,
+}
+
+impl Verify {
+    /// The secret reference, if the method has one.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Verify::StandardWebhooks { secret, .. }
+            | Verify::HmacSha256 { secret, .. }
+            | Verify::Bearer { secret } => Some(secret),
+            Verify::None => None,
+        }
+    }
+
+    /// The name in a `{{ secrets.NAME }}` reference.
+    pub fn secret_name(reference: &str) -> Option<&str> {
+        let inner = reference.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+        let name = inner.strip_prefix("secrets.")?;
+        crate::runtime::secrets::valid_name(name).then_some(name)
+    }
 }
 
 /// One step of a workflow.

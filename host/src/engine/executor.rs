@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::definition::StepDef;
 use super::machine::{Attempt, Plan, Position, RunState, Snapshot, Status, StepResult};
 use super::{Engine, Settled};
-use crate::runtime::{StepInput, StepReport};
+use crate::runtime::{SecretScope, StepInput, StepReport};
 use crate::store::commit::Write;
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, LogRow, RunRow};
@@ -202,10 +202,27 @@ async fn attempt_step(
         run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt, "visit": visit }),
         workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
     };
-    let config = match engine.templates.render(&step.config, &context) {
+    let secrets = SecretScope::new();
+    let config = match engine.templates.render(&step.config, &context, Some(&secrets)) {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
+    if !secrets.is_empty() {
+        let Some(vault) = engine.runtime.backends().secrets.clone() else {
+            return fail("the config names secrets, and secrets are not configured on this host".to_owned());
+        };
+        match vault.missing(&secrets.names()).await {
+            Ok(missing) if missing.is_empty() => {}
+            Ok(missing) => {
+                let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+                return fail(format!(
+                    "the config names secret {}, which is not set on this host",
+                    names.join(", ")
+                ));
+            }
+            Err(e) => return (StepResult::Err { message: e, retryable: true }, None),
+        }
+    }
     let errors = plugin.validate_config(&config);
     if !errors.is_empty() {
         return fail(format!("config does not match the schema of `{}`: {}", plugin.id(), errors.join("; ")));
@@ -221,9 +238,11 @@ async fn attempt_step(
             Ok(text) => text,
             Err(e) => return fail(format!("run context cannot be encoded: {e}")),
         },
+        secrets: Some(secrets.clone()),
     };
     let limits = step.limits.unwrap_or_default();
-    let report = engine.runtime.run_step(&plugin, &input, &limits).await;
+    let mut report = engine.runtime.run_step(&plugin, &input, &limits).await;
+    redact_report(&secrets, &mut report);
     let result = match &report.result {
         Ok(outcome) => StepResult::Ok(outcome.clone()),
         Err(failure) => StepResult::Err {
@@ -232,6 +251,25 @@ async fn attempt_step(
         },
     };
     (result, Some(report))
+}
+
+/// Removes every secret value the attempt revealed from what it leaves
+/// behind: a receiver may have echoed one into a place the capability did
+/// not see, or a plugin may quote one in its error.
+fn redact_report(secrets: &SecretScope, report: &mut StepReport) {
+    match &mut report.result {
+        Ok(outcome) => match outcome {
+            crate::runtime::Outcome::Done(v) | crate::runtime::Outcome::SetVars(v) => secrets.redact_json(v),
+            crate::runtime::Outcome::Branch { output, .. }
+            | crate::runtime::Outcome::Sleep { output, .. } => secrets.redact_json(output),
+        },
+        Err(failure) => failure.redact(|text| secrets.redact(text).into_owned()),
+    }
+    for line in &mut report.logs {
+        line.message = secrets.redact(&line.message).into_owned();
+    }
+    report.stdout = secrets.redact(&report.stdout).into_owned();
+    report.stderr = secrets.redact(&report.stderr).into_owned();
 }
 
 /// The `result` column of a log row: output or error, plugin logs and usage.

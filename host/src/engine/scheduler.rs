@@ -134,8 +134,13 @@ async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
 /// Changes of runs the feed keeps for streams that reconnect.
 const FEED_KEEP: i64 = 100_000;
 
-/// Keeps the run change feed to its newest [`FEED_KEEP`] changes.
+/// How long audit entries are kept, ms.
+const AUDIT_KEEP_MS: i64 = 90 * 24 * 3_600_000;
+
+/// Keeps the run change feed to its newest [`FEED_KEEP`] changes, and the
+/// audit log to its last [`AUDIT_KEEP_MS`].
 async fn prune_feed(engine: Arc<Engine>) {
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = engine.shutdown.cancelled() => return,
@@ -144,6 +149,14 @@ async fn prune_feed(engine: Arc<Engine>) {
         if let Err(e) = runs::prune_changes(engine.store.pool(), FEED_KEEP).await {
             tracing::warn!("pruning the run change feed: {e}");
         }
+        // Once a minute is plenty for a log kept for months.
+        if ticks.is_multiple_of(6) {
+            let before = crate::store::ids::now_ms() as i64 - AUDIT_KEEP_MS;
+            if let Err(e) = crate::store::audit::prune(engine.store.pool(), before).await {
+                tracing::warn!("pruning the audit log: {e}");
+            }
+        }
+        ticks += 1;
     }
 }
 

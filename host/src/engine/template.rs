@@ -1,11 +1,27 @@
 //! minijinja templates rendered into a step's config just before it runs. A
 //! string that is exactly one `{{ expr }}` becomes the expression's typed JSON
 //! value; any other string with template syntax renders to a string.
+//!
+//! Templates run in the host, so they are metered: each config string gets a
+//! fuel budget (nested loops stop with a clear error instead of holding a
+//! worker thread) and its rendered size is capped. `secrets.NAME` renders to
+//! the attempt's handle of the secret, never its value.
 
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
 use super::validate::is_template;
+use crate::runtime::SecretScope;
+use crate::runtime::secrets::valid_name;
+
+/// Fuel of one config string (minijinja instructions): ample for any real
+/// config, a hard stop for a runaway loop.
+pub const TEMPLATE_FUEL: u64 = 5_000_000;
+/// Largest rendered config string, bytes.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
 
 /// The template engine, shared by every run.
 pub struct Templates {
@@ -18,26 +34,53 @@ impl Default for Templates {
         // `event.a.b` on a missing `a` is undefined, not an error, so that
         // `is defined` tests and `default()` filters work on optional data.
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         Self { env }
     }
 }
 
 impl Templates {
-    /// Renders every template string inside `config` against `context`. The
-    /// error names the field and the template.
-    pub fn render<C: serde::Serialize>(&self, config: &Value, context: &C) -> Result<Value, String> {
+    /// Renders every template string inside `config` against `context`, with
+    /// `secrets.NAME` minting handles in `secrets`. The error names the field
+    /// and the template.
+    pub fn render<C: serde::Serialize>(
+        &self,
+        config: &Value,
+        context: &C,
+        secrets: Option<&Arc<SecretScope>>,
+    ) -> Result<Value, String> {
         if !has_templates(config) {
             return Ok(config.clone());
         }
-        let ctx = minijinja::Value::from_serialize(context);
+        let base = minijinja::Value::from_serialize(context);
+        let ctx = match secrets {
+            Some(scope) => minijinja::context! {
+                secrets => minijinja::Value::from_object(Handles(scope.clone())),
+                ..base
+            },
+            None => base,
+        };
         self.render_value(config, &ctx, "")
     }
 
     fn render_value(&self, value: &Value, ctx: &minijinja::Value, path: &str) -> Result<Value, String> {
         Ok(match value {
-            Value::String(s) if is_template(s) => self
-                .render_string(s, ctx)
-                .map_err(|e| format!("config field `{path}`: template {s:?} failed: {e}"))?,
+            Value::String(s) if is_template(s) => {
+                let rendered = self
+                    .render_string(s, ctx)
+                    .map_err(|e| format!("config field `{path}`: template {s:?} failed: {e}"))?;
+                let size = match &rendered {
+                    Value::String(text) => text.len(),
+                    other => other.to_string().len(),
+                };
+                if size > MAX_RENDERED_BYTES {
+                    return Err(format!(
+                        "config field `{path}`: template {s:?} renders to {size} bytes, more than the \
+                         {MAX_RENDERED_BYTES} a template may produce"
+                    ));
+                }
+                rendered
+            }
             Value::Array(items) => Value::Array(
                 items
                     .iter()
@@ -64,6 +107,22 @@ impl Templates {
             return serde_json::to_value(&value).map_err(|e| e.to_string());
         }
         self.env.render_str(s, ctx).map(Value::String).map_err(|e| e.to_string())
+    }
+}
+
+/// `secrets` in a template: each name read mints (or repeats) the attempt's
+/// handle. Not enumerable, so `{{ secrets }}` lists nothing.
+#[derive(Debug)]
+struct Handles(Arc<SecretScope>);
+
+impl Object for Handles {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        let name = key.as_str().filter(|n| valid_name(n))?;
+        Some(minijinja::Value::from(self.0.handle_for(name)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::NonEnumerable
     }
 }
 
@@ -94,7 +153,7 @@ mod tests {
     fn render(config: Value) -> Result<Value, String> {
         let context =
             json!({ "event": { "email": "a@b.example", "n": 3, "tags": ["x"] }, "steps": {}, "vars": {} });
-        Templates::default().render(&config, &context)
+        Templates::default().render(&config, &context, None)
     }
 
     #[test]
@@ -114,6 +173,31 @@ mod tests {
             render(json!({ "title": "Hi {{ event.email }} ({{ event.n }})", "list": ["{{ event.n }}"] })),
             Ok(json!({ "title": "Hi a@b.example (3)", "list": [3] }))
         );
+    }
+
+    #[test]
+    fn a_secret_renders_to_the_attempts_handle_never_a_value() {
+        let scope = SecretScope::new();
+        let config = json!({ "headers": { "Authorization": "Bearer {{ secrets.API_KEY }}" }, "k": "{{ secrets.API_KEY }}" });
+        let out = Templates::default().render(&config, &json!({}), Some(&scope)).unwrap();
+        let handle = scope.handle_for("API_KEY");
+        assert_eq!(out, json!({ "headers": { "Authorization": format!("Bearer {handle}") }, "k": handle }));
+        assert_eq!(scope.names(), vec!["API_KEY".to_owned()]);
+        // Without a scope there are no secrets to name.
+        assert_eq!(render(json!({ "k": "{{ secrets.API_KEY }}" })), Ok(json!({ "k": null })));
+    }
+
+    #[test]
+    fn a_runaway_template_runs_out_of_fuel_and_a_huge_one_is_refused() {
+        let e = render(
+            json!({ "x": "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}" }),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("config field `x`: template") && e.contains("fuel"), "{e}");
+        let chunk = "x".repeat(1000);
+        let e =
+            render(json!({ "x": format!("{{% for a in range(2000) %}}{chunk}{{% endfor %}}") })).unwrap_err();
+        assert!(e.contains("renders to 2000000 bytes, more than the 1048576"), "{e}");
     }
 
     #[test]

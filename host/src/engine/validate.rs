@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::cron::Schedule;
-use super::definition::{END, PARALLEL, StepDef, Trigger, WorkflowSpec};
+use super::definition::{END, PARALLEL, StepDef, Trigger, Verify, WorkflowSpec};
 use crate::runtime::{HostLimits, Registry};
 
 /// A schema property marked with this keyword holds a step id (a branch target).
@@ -108,8 +108,40 @@ fn check_trigger(trigger: &Trigger, errors: &mut Vec<ValidationError>) {
                 errors.push(err(None, e.field, e.message));
             }
         }
+        Trigger::Webhook(w) => {
+            if let Some(secret) = w.verify.secret()
+                && Verify::secret_name(secret).is_none()
+            {
+                errors.push(err(
+                    None,
+                    "trigger.config.verify.secret",
+                    "must name a secret as `{{ secrets.NAME }}`; the value is kept in the secrets store \
+                     (PUT /api/secrets/NAME), never in a workflow",
+                ));
+            }
+            if let Verify::HmacSha256 { header: Some(h), .. } = &w.verify
+                && axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()
+            {
+                errors.push(err(None, "trigger.config.verify.header", format!("`{h}` is not a header name")));
+            }
+            if let Some(ms) = w.timeout_ms
+                && !(1..=MAX_HOOK_WAIT_MS).contains(&ms)
+            {
+                errors.push(err(
+                    None,
+                    "trigger.config.timeoutMs",
+                    format!("must be 1 to {MAX_HOOK_WAIT_MS} ms, got {ms}"),
+                ));
+            }
+            if w.rate_per_second == Some(0) {
+                errors.push(err(None, "trigger.config.ratePerSecond", "must be at least 1"));
+            }
+        }
     }
 }
+
+/// Longest a `when-done` webhook answer waits for its run, ms.
+pub const MAX_HOOK_WAIT_MS: u64 = 60_000;
 
 /// What steps are checked against.
 struct Scope<'a> {
@@ -173,6 +205,12 @@ fn check_list(
             continue;
         };
         resolved.insert(step.step_type.clone(), plugin.id().to_owned());
+        if let Some(overrides) = &step.limits {
+            for message in limits.check_step(plugin.id(), plugin.limits(), overrides) {
+                let (field, message) = message.split_once(": ").unwrap_or(("limits", message.as_str()));
+                errors.push(err(id, field, message));
+            }
+        }
         if !step.config.is_object() {
             errors.push(err(id, "config", "must be a JSON object"));
             continue;

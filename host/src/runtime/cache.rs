@@ -1,8 +1,16 @@
 //! Compiled components on disk, keyed by the component's sha256 and the
 //! engine's compatibility hash, so a restart deserializes instead of compiling.
+//!
+//! A cache entry is native code, so the host loads only entries it wrote
+//! itself: each starts with an HMAC-SHA256 (under a key that is not in the
+//! cache directory) of the component's sha256, the engine key and the code.
+//! An entry that fails the check is refused and the component recompiled.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -21,17 +29,32 @@ pub enum CodeSource {
 pub struct CodeCache {
     dir: Option<PathBuf>,
     engine_key: String,
+    mac_key: [u8; 32],
 }
+
+const MAC_BYTES: usize = 32;
 
 impl CodeCache {
     /// A cache in `dir` for code compiled by `engine`.
-    pub fn new(dir: Option<PathBuf>, engine: &Engine) -> Self {
+    pub fn new(dir: Option<PathBuf>, engine: &Engine, mac_key: [u8; 32]) -> Self {
         // SipHash with fixed keys: stable for one host binary, which is all the
         // key needs (wasmtime re-checks compatibility on deserialize anyway).
         #[allow(deprecated)]
         let mut hasher = std::hash::SipHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        Self { dir, engine_key: format!("{:016x}", hasher.finish()) }
+        Self { dir, engine_key: format!("{:016x}", hasher.finish()), mac_key }
+    }
+
+    fn mac(&self, sha256: &str, code: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes keys of any length: `new_from_slice` cannot fail.
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.mac_key).expect("HMAC takes any key length");
+        mac.update(sha256.as_bytes());
+        mac.update(b"/");
+        mac.update(self.engine_key.as_bytes());
+        mac.update(b"/");
+        mac.update(code);
+        mac
     }
 
     fn path(&self, sha256: &str) -> Option<PathBuf> {
@@ -53,17 +76,14 @@ impl CodeCache {
         sha256: &str,
     ) -> wasmtime::Result<(Component, CodeSource)> {
         if let Some(path) = self.path(sha256).filter(|p| p.exists()) {
-            // SAFETY: the file is in the host's own cache directory, written by
-            // `store` below from `Component::serialize` of this engine config;
-            // wasmtime checks the header and the engine compatibility.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match self.read_verified(engine, &path, sha256) {
                 Ok(component) => return Ok((component, CodeSource::Cache)),
-                Err(e) => tracing::warn!("ignoring unusable cache entry {}: {e}", path.display()),
+                Err(e) => tracing::warn!("refusing cache entry {}: {e}; compiling again", path.display()),
             }
         }
         let component = Component::new(engine, bytes)?;
         if let Some(path) = self.path(sha256)
-            && let Err(e) = store(&component, &path)
+            && let Err(e) = self.store(&component, &path, sha256)
         {
             tracing::warn!("cannot write compiled cache entry {}: {e}", path.display());
         }
@@ -71,15 +91,35 @@ impl CodeCache {
     }
 }
 
-/// Writes atomically: a temporary file renamed into place, so a crash never
-/// leaves a half-written entry under the final name.
-fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let code = component.serialize()?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+impl CodeCache {
+    /// The component in `path`, if its MAC says this host wrote it for `sha256`.
+    fn read_verified(&self, engine: &Engine, path: &Path, sha256: &str) -> anyhow::Result<Component> {
+        let entry = std::fs::read(path)?;
+        if entry.len() < MAC_BYTES {
+            anyhow::bail!("too short");
+        }
+        let (tag, code) = entry.split_at(MAC_BYTES);
+        self.mac(sha256, code).verify_slice(tag).map_err(|_| anyhow::anyhow!("its MAC does not verify"))?;
+        // SAFETY: the MAC proves these bytes are what `store` wrote from
+        // `Component::serialize` of this engine config for this component;
+        // wasmtime checks the header and the engine compatibility too.
+        unsafe { Component::deserialize(engine, code) }.map_err(|e| anyhow::anyhow!("{e:#}"))
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, code)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+
+    /// Writes atomically: a temporary file renamed into place, so a crash
+    /// never leaves a half-written entry under the final name.
+    fn store(&self, component: &Component, path: &Path, sha256: &str) -> anyhow::Result<()> {
+        let code = component.serialize()?;
+        let tag = self.mac(sha256, &code).finalize().into_bytes();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut entry = Vec::with_capacity(MAC_BYTES + code.len());
+        entry.extend_from_slice(&tag);
+        entry.extend_from_slice(&code);
+        std::fs::write(&tmp, entry)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
 }

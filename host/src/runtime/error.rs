@@ -98,7 +98,37 @@ pub enum StepFailure {
     Host(String),
 }
 
+/// Longest error message a plugin's failure keeps, bytes: an error is stored
+/// with every attempt, so it is capped like the output.
+pub const MAX_ERROR_BYTES: usize = 8 * 1024;
+
+/// `message` cut at [`MAX_ERROR_BYTES`], saying how much was cut.
+pub fn cap_message(mut message: String) -> String {
+    if message.len() <= MAX_ERROR_BYTES {
+        return message;
+    }
+    let total = message.len();
+    let mut end = MAX_ERROR_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(&format!("… ({} more bytes cut)", total - end));
+    message
+}
+
 impl StepFailure {
+    /// Applies `f` to the text a plugin put in the failure.
+    pub fn redact(&mut self, f: impl Fn(&str) -> String) {
+        match self {
+            StepFailure::Failed { message, .. }
+            | StepFailure::Panicked { message }
+            | StepFailure::Trapped { message } => *message = f(message),
+            StepFailure::InvalidOutput(text) | StepFailure::Host(text) => *text = f(text),
+            _ => {}
+        }
+    }
+
     /// Whether the step's retry policy may try again. Limits of fuel and memory
     /// are deterministic, so retrying cannot help; wall time may be transient.
     pub fn retryable(&self) -> bool {

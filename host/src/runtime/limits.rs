@@ -58,11 +58,14 @@ impl Default for HostLimits {
 }
 
 impl HostLimits {
-    /// The limits of an attempt: step overrides win over plugin overrides,
-    /// which win over the host defaults; the result is capped at the maximum.
+    /// The limits of an attempt: plugin overrides (set by whoever installed
+    /// it) win over the host defaults, capped at the maximum; a step may only
+    /// lower them, since whoever edits workflows must not lift the cap an
+    /// operator installed a plugin with.
     pub fn resolve(&self, plugin: &LimitOverrides, step: &LimitOverrides) -> Limits {
         let pick = |step: Option<u64>, plugin: Option<u64>, default: u64, max: u64| {
-            step.or(plugin).unwrap_or(default).min(max)
+            let installed = plugin.unwrap_or(default).min(max);
+            step.map_or(installed, |s| s.min(installed))
         };
         let (d, m) = (self.defaults, self.max);
         Limits {
@@ -94,20 +97,65 @@ impl HostLimits {
     }
 }
 
+impl HostLimits {
+    /// Errors for step overrides above what `plugin` was installed with (its
+    /// overrides, else the host defaults), one per field, naming the field.
+    pub fn check_step(&self, plugin: &str, installed: &LimitOverrides, step: &LimitOverrides) -> Vec<String> {
+        let base = self.resolve(installed, &LimitOverrides::default());
+        [
+            ("fuel", step.fuel, base.fuel),
+            ("memoryBytes", step.memory_bytes, base.memory_bytes),
+            ("timeMs", step.time_ms, base.time_ms),
+            ("outputBytes", step.output_bytes, base.output_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(field, value, limit)| match value {
+            Some(v) if v > limit && v <= self.max_of(field) => Some(format!(
+                "limits.{field}: {v} is above the {limit} that plugin `{plugin}` was installed with; a step \
+                 may lower a limit, not raise it"
+            )),
+            _ => None,
+        })
+        .collect()
+    }
+
+    fn max_of(&self, field: &str) -> u64 {
+        match field {
+            "fuel" => self.max.fuel,
+            "memoryBytes" => self.max.memory_bytes,
+            "timeMs" => self.max.time_ms,
+            _ => self.max.output_bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn step_overrides_win_and_the_maximum_caps_everything() {
+    fn a_step_lowers_limits_and_never_raises_them() {
         let host = HostLimits::default();
         let plugin = LimitOverrides { fuel: Some(10), time_ms: Some(5), ..Default::default() };
-        let step = LimitOverrides { fuel: Some(20), memory_bytes: Some(u64::MAX), ..Default::default() };
+        let step = LimitOverrides {
+            fuel: Some(20),
+            time_ms: Some(2),
+            memory_bytes: Some(u64::MAX),
+            ..Default::default()
+        };
         let limits = host.resolve(&plugin, &step);
-        assert_eq!(limits.fuel, 20);
-        assert_eq!(limits.time_ms, 5);
-        assert_eq!(limits.memory_bytes, Limits::MAX.memory_bytes);
+        assert_eq!(limits.fuel, 10);
+        assert_eq!(limits.time_ms, 2);
+        assert_eq!(limits.memory_bytes, Limits::DEFAULT.memory_bytes);
         assert_eq!(limits.output_bytes, Limits::DEFAULT.output_bytes);
+        assert_eq!(
+            host.check_step("p@1.0.0", &plugin, &LimitOverrides { fuel: Some(20), ..Default::default() }),
+            vec![
+                "limits.fuel: 20 is above the 10 that plugin `p@1.0.0` was installed with; a step may lower \
+                 a limit, not raise it"
+                    .to_owned()
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod limits;
 mod output;
 mod plugin;
 mod registry;
+pub mod secrets;
 mod state;
 mod step;
 mod types;
@@ -37,6 +38,7 @@ pub use error::{LoadError, StepFailure};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;
 pub use registry::Registry;
+pub use secrets::{Revealed, SecretScope, SecretsBackend};
 pub use state::Caller;
 pub use step::StepReport;
 pub use types::{LogLevel, LogLine, Outcome, PluginInfo, StepInput, Usage};
@@ -62,6 +64,9 @@ pub struct RuntimeConfig {
     pub compiler: Compiler,
     /// Implementations of the host capabilities.
     pub backends: Backends,
+    /// Key of the MACs that prove a compiled-code cache entry was written by
+    /// this host; random unless set (`weft serve` derives it from the secret key).
+    pub cache_key: [u8; 32],
 }
 
 impl Default for RuntimeConfig {
@@ -74,6 +79,7 @@ impl Default for RuntimeConfig {
             // compiles. `weft serve` defaults to tiered.
             compiler: Compiler::Optimized,
             backends: Backends::default(),
+            cache_key: rand::random(),
         }
     }
 }
@@ -92,7 +98,7 @@ impl Tier {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         StepPlugin::add_to_linker::<StepState, StepData>(&mut linker, |s| s)?;
-        let cache = cache::CodeCache::new(config.cache_dir.clone(), &engine);
+        let cache = cache::CodeCache::new(config.cache_dir.clone(), &engine, config.cache_key);
         Ok(Arc::new(Self { code, engine, linker, cache }))
     }
 
@@ -154,6 +160,11 @@ impl Runtime {
             compilations: Arc::default(),
             upgrades: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// The capability backends.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
     }
 
     /// The host's limits.
@@ -292,9 +303,17 @@ impl Runtime {
             step::Attempt { engine: pre.engine(), backends: &self.backends, meter_fuel: self.meter_fuel };
         let stdout = output::CapturedOutput::new(step::CAPTURE_BYTES);
         let stderr = output::CapturedOutput::new(step::CAPTURE_BYTES);
-        let mut store =
-            step::new_store(&attempt, caller, &limits, Default::default(), &stdout, &stderr, Instant::now())
-                .map_err(|e| LoadError::Internal(e.to_string()))?;
+        let mut store = step::new_store(
+            &attempt,
+            caller,
+            &limits,
+            Default::default(),
+            Default::default(),
+            &stdout,
+            &stderr,
+            Instant::now(),
+        )
+        .map_err(|e| LoadError::Internal(e.to_string()))?;
         let call = async {
             let instance = pre.instantiate_async(&mut store).await?;
             instance.weft_plugin_step().call_describe(&mut store).await

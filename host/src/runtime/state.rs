@@ -108,6 +108,7 @@ pub struct StepState {
     pub(crate) caller: Arc<Caller>,
     pub(crate) backends: Arc<Backends>,
     pub(crate) origin: Origin,
+    pub(crate) secrets: Arc<super::secrets::SecretScope>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) logs_dropped: u64,
 }
@@ -119,6 +120,7 @@ impl StepState {
             self.logs_dropped += 1;
             return;
         }
+        let message = self.secrets.redact(&message).into_owned();
         self.logs.push(LogLine { level, message });
     }
 
@@ -128,6 +130,7 @@ impl StepState {
         caller: Arc<Caller>,
         backends: Arc<Backends>,
         origin: Origin,
+        secrets: Arc<super::secrets::SecretScope>,
     ) -> Self {
         Self {
             wasi,
@@ -136,6 +139,7 @@ impl StepState {
             caller,
             backends,
             origin,
+            secrets,
             logs: Vec::new(),
             logs_dropped: 0,
         }

@@ -10,7 +10,7 @@ use wasmtime_wasi::WasiCtx;
 
 use super::bindings::{self, wit_types};
 use super::capability::Backends;
-use super::error::StepFailure;
+use super::error::{StepFailure, cap_message};
 use super::limits::Limits;
 use super::output::CapturedOutput;
 use super::plugin::Plugin;
@@ -57,6 +57,7 @@ pub(crate) fn new_store(
     caller: Arc<Caller>,
     limits: &Limits,
     origin: Origin,
+    secrets: Arc<super::secrets::SecretScope>,
     stdout: &CapturedOutput,
     stderr: &CapturedOutput,
     started: Instant,
@@ -64,7 +65,7 @@ pub(crate) fn new_store(
     // No preopened directories, no environment, no args, no network: the
     // builder inherits nothing and denies sockets unless told otherwise.
     let wasi: WasiCtx = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
-    let state = StepState::new(wasi, limits.memory_bytes, caller, a.backends.clone(), origin);
+    let state = StepState::new(wasi, limits.memory_bytes, caller, a.backends.clone(), origin, secrets);
     let mut store = Store::new(a.engine, state);
     store.limiter(|s| &mut s.limiter);
     if a.meter_fuel {
@@ -88,20 +89,29 @@ pub(crate) async fn run(a: Attempt<'_>, plugin: &Plugin, input: &StepInput, limi
     let started = Instant::now();
     let stdout = CapturedOutput::new(CAPTURE_BYTES);
     let stderr = CapturedOutput::new(CAPTURE_BYTES);
-    let mut store =
-        match new_store(&a, plugin.caller.clone(), &limits, Origin::of(input), &stdout, &stderr, started) {
-            Ok(store) => store,
-            Err(e) => {
-                return StepReport {
-                    plugin: plugin.id().to_owned(),
-                    result: Err(StepFailure::Host(e.to_string())),
-                    usage: Usage::default(),
-                    logs: Vec::new(),
-                    stdout: String::new(),
-                    stderr: String::new(),
-                };
-            }
-        };
+    let secrets = input.secrets.clone().unwrap_or_default();
+    let mut store = match new_store(
+        &a,
+        plugin.caller.clone(),
+        &limits,
+        Origin::of(input),
+        secrets,
+        &stdout,
+        &stderr,
+        started,
+    ) {
+        Ok(store) => store,
+        Err(e) => {
+            return StepReport {
+                plugin: plugin.id().to_owned(),
+                result: Err(StepFailure::Host(e.to_string())),
+                usage: Usage::default(),
+                logs: Vec::new(),
+                stdout: String::new(),
+                stderr: String::new(),
+            };
+        }
+    };
     let wit_input = wit_types::StepInput::from(input);
     let call = async {
         let instance = plugin.pre.instantiate_async(&mut store).await?;
@@ -116,7 +126,9 @@ pub(crate) async fn run(a: Attempt<'_>, plugin: &Plugin, input: &StepInput, limi
     let result = match called {
         Err(_elapsed) => Err(StepFailure::TimeExceeded { limit_ms: limits.time_ms }),
         Ok(Err(error)) => Err(classify_trap(&error, &store, &limits, &stderr_text)),
-        Ok(Ok(Err(e))) => Err(StepFailure::Failed { message: e.message, retryable: e.retryable }),
+        Ok(Ok(Err(e))) => {
+            Err(StepFailure::Failed { message: cap_message(e.message), retryable: e.retryable })
+        }
         Ok(Ok(Ok(outcome))) => {
             let size = bindings::outcome_len(&outcome) as u64;
             if size > limits.output_bytes {
@@ -160,7 +172,7 @@ pub(crate) fn classify_trap(
         Some(Trap::Interrupt) => StepFailure::TimeExceeded { limit_ms: limits.time_ms },
         Some(Trap::StackOverflow) => StepFailure::StackOverflow,
         Some(trap) => match panic_message(stderr) {
-            Some(message) => StepFailure::Panicked { message },
+            Some(message) => StepFailure::Panicked { message: cap_message(message) },
             None => StepFailure::Trapped { message: with_stderr(&trap.to_string(), stderr) },
         },
         None => StepFailure::Trapped { message: with_stderr(&format!("{error:#}"), stderr) },

@@ -23,6 +23,8 @@ pub struct StepInput {
     pub config: String,
     /// Run context, JSON text.
     pub context: String,
+    /// The secret handles minted while rendering `config` (host side only).
+    pub secrets: Option<std::sync::Arc<super::secrets::SecretScope>>,
 }
 
 /// What a successful attempt asks the engine to do next.

@@ -1,5 +1,6 @@
 //! Persistence on SQLite (WAL), through sqlx with runtime-checked queries.
 
+pub mod audit;
 pub mod commit;
 pub mod email_templates;
 pub mod idempotency;
@@ -8,6 +9,7 @@ mod kv;
 pub mod notifications;
 pub mod plugins;
 pub mod runs;
+pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod workflows;

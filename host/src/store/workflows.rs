@@ -173,3 +173,40 @@ pub async fn claim_cron(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Id, name, trigger and steps of every workflow not archived: for finding
+/// which ones name a secret.
+pub async fn all_definitions(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    sqlx::query_as(
+        r#"SELECT id, name, "trigger", steps FROM workflows WHERE status <> 'ARCHIVED' ORDER BY name"#,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The hook id of a workflow's inbound webhook URL, made on first need and
+/// kept for the workflow's life.
+pub async fn hook_id(pool: &SqlitePool, workflow_id: &str) -> sqlx::Result<String> {
+    let fresh = hex::encode(rand::random::<[u8; 20]>());
+    sqlx::query(
+        "INSERT INTO workflow_hooks (workflowId, hookId) VALUES (?, ?) ON CONFLICT (workflowId) DO NOTHING",
+    )
+    .bind(workflow_id)
+    .bind(&fresh)
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar("SELECT hookId FROM workflow_hooks WHERE workflowId = ?")
+        .bind(workflow_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The workflow behind a hook id.
+pub async fn by_hook(pool: &SqlitePool, hook_id: &str) -> sqlx::Result<Option<WorkflowRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM workflows WHERE id = (SELECT workflowId FROM workflow_hooks WHERE hookId = ?)"
+    ))
+    .bind(hook_id)
+    .fetch_optional(pool)
+    .await
+}

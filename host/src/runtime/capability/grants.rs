@@ -15,6 +15,10 @@ pub enum Capability {
     Email,
     /// In-app notifications.
     Notify,
+    /// Signing outbound requests with the host's webhook secret. Apart from
+    /// `http`, because a plugin that may sign with the host's key can make
+    /// the host vouch for any bytes it sends.
+    Sign,
 }
 
 impl Capability {
@@ -25,6 +29,7 @@ impl Capability {
             Capability::Http => "http",
             Capability::Email => "email",
             Capability::Notify => "notify",
+            Capability::Sign => "sign",
         }
     }
 }
@@ -63,10 +68,11 @@ impl Grants {
                 "http" => Capability::Http,
                 "email" => Capability::Email,
                 "notify" => Capability::Notify,
+                "sign" => Capability::Sign,
                 "log" if arg.is_none() => continue,
                 _ => {
                     return Err(format!(
-                        "unknown capability `{item}` (known: log, kv, http, http:HOST, email, notify)"
+                        "unknown capability `{item}` (known: log, kv, http, http:HOST, email, notify, sign)"
                     ));
                 }
             };
@@ -156,7 +162,8 @@ mod tests {
     fn rejects_unknown_capabilities_by_name() {
         assert_eq!(
             Grants::parse(&["filesystem"]),
-            Err("unknown capability `filesystem` (known: log, kv, http, http:HOST, email, notify)".to_owned())
+            Err("unknown capability `filesystem` (known: log, kv, http, http:HOST, email, notify, sign)"
+                .to_owned())
         );
         assert_eq!(Grants::parse(&["kv:x"]), Err("capability `kv` takes no argument: `kv:x`".to_owned()));
     }

@@ -46,11 +46,14 @@ pub trait KvBackend: Send + Sync {
 /// Outbound HTTP behind the `http` interface. The capability has checked the
 /// grant; the backend checks the host list of `caller` again on every redirect.
 pub trait HttpBackend: Send + Sync {
-    /// Sends `req` and reads its response.
+    /// Sends `req` and reads its response. `carried` are the secrets whose
+    /// values `req` carries: every hop, redirects included, must go to a host
+    /// each of them allows.
     fn send<'a>(
         &'a self,
         caller: &'a Caller,
         req: HttpRequest,
+        carried: &'a [(String, super::secrets::Revealed)],
     ) -> BoxFuture<'a, Result<HttpResponse, HttpError>>;
 }
 
@@ -105,6 +108,8 @@ pub struct Backends {
     pub email: Option<Arc<dyn EmailBackend>>,
     /// In-app notifications.
     pub notify: Option<Arc<dyn NotifyBackend>>,
+    /// The secrets store, for handles.
+    pub secrets: Option<Arc<dyn super::secrets::SecretsBackend>>,
 }
 
 fn not_configured(capability: Capability) -> String {

@@ -4,6 +4,10 @@
 //! Every request carries `Idempotency-Key: <run-id>/<step-id>/<visit>` and is signed
 //! (Standard Webhooks) with the step's `secret`, or with the host's secret when
 //! the host has one. 5xx and 429 are retryable; other 4xx are not.
+//!
+//! Credentials come from the secrets store: `"secret": "{{ secrets.HOOK_KEY }}"`
+//! or `"headers": { "Authorization": "Bearer {{ secrets.API_TOKEN }}" }` give
+//! this plugin handles, which the host swaps for the values on the way out.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +34,8 @@ pub struct Config {
     body: Option<Value>,
     /// Total time allowed in milliseconds (capped by the host).
     timeout_ms: Option<u32>,
-    /// A `whsec_` signing secret for this step, instead of the host's.
+    /// A `whsec_` signing secret for this step, instead of the host's:
+    /// `{{ secrets.NAME }}`.
     secret: Option<String>,
 }
 
@@ -47,6 +52,7 @@ impl Step for Webhook {
         Info::new("webhook", env!("CARGO_PKG_VERSION"))
             .description("Sends a signed HTTP request and returns the response")
             .capability("http")
+            .capability("sign")
     }
 
     fn run(input: Input<Config>, host: &dyn Host) -> Result<Outcome, StepError> {
@@ -92,7 +98,7 @@ impl Step for Webhook {
         let output = output(response);
         if status >= 400 {
             let snippet: String = output["body"].to_string().chars().take(200).collect();
-            let message = format!("{method} {url} answered HTTP {status}: {snippet}");
+            let message = format!("{method} {} answered HTTP {status}: {snippet}", redact(&url));
             return Err(if status >= 500 || status == 429 {
                 StepError::retryable(message)
             } else {
@@ -129,6 +135,18 @@ fn with_query(url: &str, query: &BTreeMap<String, Value>) -> String {
         .collect();
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{}", pairs.join("&"))
+}
+
+/// `url` without user info and query, for errors: either may hold a credential.
+fn redact(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let path = rest[end..].split(['?', '#']).next().unwrap_or("");
+    let query = if rest[end..].contains('?') { "?…" } else { "" };
+    let userinfo = if authority.contains('@') { "***@" } else { "" };
+    format!("{scheme}://{userinfo}{host}{path}{query}")
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.

@@ -1,0 +1,216 @@
+//! Trust boundaries: secrets as handles (the value reaches only an allowed
+//! host, never the run, the plugin or the log), inbound webhooks verified by
+//! a secret, the audit log, and a host that refuses another database's key.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use weft_tests::receiver::{Answer, Receiver};
+use weft_tests::{Host, Options, weft_bin};
+
+const VALUE: &str = "tok-9f3e1c7a5b2d4e6f";
+
+fn host_with_http() -> Host {
+    Host::start_with(Options {
+        env: vec![("WEFT_HTTP_ALLOW".into(), "127.0.0.1".into())],
+        ..Options::default()
+    })
+}
+
+fn call_workflow(url: &str) -> Value {
+    json!({
+        "name": "call", "trigger": { "type": "manual" },
+        "steps": [ { "id": "hook", "type": "webhook", "config": {
+            "url": url,
+            "headers": { "Authorization": "Bearer {{ secrets.API_TOKEN }}" },
+            "body": { "token": "{{ secrets.API_TOKEN }}", "id": "{{ event.id }}" } } } ]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_reaches_only_its_allowed_host_and_never_the_run() {
+    let receiver = Receiver::start().await;
+    let host = host_with_http();
+    let (status, set) =
+        host.put("/api/secrets/API_TOKEN", json!({ "value": VALUE, "allowedHosts": ["127.0.0.1"] })).await;
+    assert_eq!(status, 201, "{set}");
+    assert!(!set.to_string().contains(VALUE), "{set}");
+
+    // The receiver echoes the token back: the step output holds it redacted.
+    receiver.script([Answer::json(200, json!({ "echo": VALUE }))]);
+    let wf = host.create_active(call_workflow(&format!("{}/in", receiver.base))).await;
+    let run = host.trigger(&wf, json!({ "id": "c-1" })).await;
+    let run = host.wait_for(&run, "COMPLETED", Duration::from_secs(20)).await;
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {VALUE}").as_str()));
+    let body: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(body, json!({ "token": VALUE, "id": "c-1" }));
+    assert_eq!(run["logs"][0]["result"]["output"]["body"]["echo"], "[secret API_TOKEN]", "{run}");
+
+    // Nowhere in what the API shows, nor in what the host printed, nor in
+    // the database but sealed.
+    for path in
+        ["/api/secrets", &format!("/api/workflow-runs/{}", run["id"].as_str().unwrap()), "/api/workflows"]
+    {
+        let (_, shown) = host.get(path).await;
+        assert!(!shown.to_string().contains(VALUE), "{path}: {shown}");
+    }
+    let (_, list) = host.get("/api/secrets").await;
+    assert_eq!(list["data"][0]["name"], "API_TOKEN");
+    assert_eq!(list["data"][0]["usedBy"][0]["id"], wf.as_str());
+    assert!(list["data"][0].get("value").is_none());
+    let context = host.sql_value("SELECT group_concat(context) FROM workflow_runs").await.unwrap_or_default();
+    let logs = host.sql_value("SELECT group_concat(result) FROM workflow_run_logs").await.unwrap_or_default();
+    assert!(!context.contains(VALUE) && !logs.contains(VALUE));
+    assert!(!host.stdout().join("\n").contains(VALUE) && !host.stderr().join("\n").contains(VALUE));
+
+    // Toward a host the secret does not allow, the call fails naming it, and
+    // nothing is sent.
+    let (status, _) = host
+        .put("/api/secrets/API_TOKEN", json!({ "value": VALUE, "allowedHosts": ["api.example.com"] }))
+        .await;
+    assert_eq!(status, 200);
+    let run = host.trigger(&wf, json!({ "id": "c-2" })).await;
+    let run = host.wait_for(&run, "FAILED", Duration::from_secs(20)).await;
+    let error = run["error"].as_str().unwrap_or_default();
+    assert!(error.contains("secret `API_TOKEN` may not be sent to `127.0.0.1`"), "{error}");
+    assert_eq!(receiver.seen().len(), 1);
+
+    // A secret that is not set fails the step by name.
+    let wf = host
+        .create_active(json!({
+            "name": "missing", "trigger": { "type": "manual" },
+            "steps": [ { "id": "hook", "type": "webhook", "config": {
+                "url": format!("{}/in", receiver.base), "headers": { "x-key": "{{ secrets.NOPE }}" } } } ]
+        }))
+        .await;
+    let run = host.trigger(&wf, json!({})).await;
+    let run = host.wait_for(&run, "FAILED", Duration::from_secs(20)).await;
+    assert!(run["error"].as_str().unwrap_or_default().contains("secret `NOPE`, which is not set"), "{run}");
+
+    // Bad input names the field.
+    let (status, body) = host.put("/api/secrets/1bad", json!({ "value": "x" })).await;
+    assert_eq!((status, body["error"]["details"][0]["field"].as_str()), (422, Some("name")), "{body}");
+    let (status, body) =
+        host.put("/api/secrets/OK", json!({ "value": "x", "allowedHosts": ["https://a.b"] })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("allowedHosts[0]"), "{body}");
+
+    // Who did it is in the audit log.
+    let (status, audit) = host.get("/api/audit").await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> =
+        audit["data"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"secret.set") && actions.contains(&"workflow.created"), "{audit}");
+    assert!(!audit.to_string().contains(VALUE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_webhook_starts_a_run_only_when_verified_and_answers_with_its_result() {
+    let host = Host::start();
+    let (status, _) = host.put("/api/secrets/HOOK_TOKEN", json!({ "value": "hook-s3cret-value" })).await;
+    assert_eq!(status, 201);
+    let (status, created) = host
+        .post(
+            "/api/workflows",
+            json!({
+                "name": "inbound",
+                "trigger": { "type": "webhook", "config": {
+                    "verify": { "type": "bearer", "secret": "{{ secrets.HOOK_TOKEN }}" }, "respond": "when-done" } },
+                "steps": [ { "id": "answer", "type": "update-field", "config": { "set": {
+                    "response": { "status": 201, "headers": { "x-order": "{{ event.body.order }}" },
+                                  "body": { "got": "{{ event.body.order }}", "q": "{{ event.query.src }}" } } } } } ]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = created["hook"]["path"].as_str().expect("a hook path").to_owned();
+    assert!(path.len() > "/hooks/".len() + 30, "{path}");
+    let (status, _) = host.put(&format!("/api/workflows/{id}/activate"), json!({})).await;
+    assert_eq!(status, 200);
+
+    let url = format!("{}{path}?src=shop", host.base);
+    let send = |token: Option<&str>, key: &str| {
+        let mut req = host
+            .client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(r#"{"order": 42}"#);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send()
+    };
+    let resp = send(None, "d-1").await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = send(Some("wrong"), "d-1").await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let (_, runs) = host.get(&format!("/api/workflow-runs?workflowId={id}")).await;
+    assert_eq!(runs["total"], 0, "a request that fails verification starts nothing");
+
+    let resp = send(Some("hook-s3cret-value"), "d-1").await.unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["x-order"], "42");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({ "got": 42, "q": "shop" }));
+
+    // A redelivery starts no second run.
+    let resp = send(Some("hook-s3cret-value"), "d-1").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["replayed"], true);
+    let (_, runs) = host.get(&format!("/api/workflow-runs?workflowId={id}")).await;
+    assert_eq!(runs["total"], 1);
+
+    // The event holds the request without its credentials.
+    let (_, run) = host.get(&format!("/api/workflow-runs/{}", runs["data"][0]["id"].as_str().unwrap())).await;
+    let event = &run["context"]["event"];
+    assert_eq!(event["body"], json!({ "order": 42 }), "{run}");
+    assert!(event["headers"].get("authorization").is_none(), "{event}");
+    assert!(!run.to_string().contains("hook-s3cret-value"));
+
+    // An unknown hook is a 404; a literal secret in a trigger is refused.
+    let resp = host.client().post(format!("{}/hooks/nope", host.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let (status, body) = host
+        .post(
+            "/api/workflows",
+            json!({ "name": "bad", "trigger": { "type": "webhook", "config": {
+                "verify": { "type": "bearer", "secret": "plain-text" } } }, "steps": [] }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("trigger.config.verify.secret"), "{body}");
+}
+
+#[tokio::test]
+async fn a_host_refuses_to_start_with_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/weft.db", dir.path().display());
+    let start = |key: &str| {
+        let mut child = std::process::Command::new(weft_bin())
+            .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &db])
+            .env("WEFT_SECRET_KEY", key)
+            .env("WEFT_ADMIN_TOKEN", "t")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        let exited = child.try_wait().unwrap();
+        if exited.is_none() {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (exited, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let first = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let (exited, _) = start(first);
+    assert!(exited.is_none(), "the first key is taken");
+    let (exited, stderr) = start("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=");
+    assert!(exited.is_some_and(|s| !s.success()), "{stderr}");
+    assert!(stderr.contains("the secret key does not match this database"), "{stderr}");
+}
