@@ -52,6 +52,7 @@ pub(crate) struct Attempt<'a> {
 }
 
 /// A store for one attempt of `caller`, with every limit applied.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn new_store(
     a: &Attempt<'_>,
     caller: Arc<Caller>,

@@ -115,7 +115,7 @@ impl StepState {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let backend = self.backends.secrets.clone().ok_or_else(|| not_configured_secrets())?;
+        let backend = self.backends.secrets.clone().ok_or_else(not_configured_secrets)?;
         let mut carried = Vec::with_capacity(names.len());
         for name in names {
             let revealed = match scope.revealed(&name) {
