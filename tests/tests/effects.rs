@@ -103,7 +103,7 @@ async fn each_builtin_is_granted_only_the_interface_it_needs() {
     let host = Host::start();
     for (name, grants) in [
         ("email", json!(["email"])),
-        ("webhook", json!(["http"])),
+        ("webhook", json!(["http", "sign"])),
         ("notification", json!(["notify"])),
         ("condition", json!([])),
         ("update-field", json!([])),

@@ -132,7 +132,7 @@ async fn every_install_error_has_its_status_and_names_the_problem() {
     assert_eq!(status, 422);
     assert_eq!(
         message(&body),
-        "grant: unknown capability `filesystem` (known: log, kv, http, http:HOST, email, notify)"
+        "grant: unknown capability `filesystem` (known: log, kv, http, http:HOST, email, notify, sign)"
     );
     let (status, body) = host.install(wasm("greeter-v1"), "?fuel=lots").await;
     assert_eq!(
