@@ -77,7 +77,7 @@ async fn every_builtin_describes_itself_with_a_valid_json_schema() {
         ("notification", vec!["notify"]),
         ("update-field", vec![]),
         ("wait", vec![]),
-        ("webhook", vec!["http"]),
+        ("webhook", vec!["http", "sign"]),
     ];
     let expected: Vec<(String, String, Vec<String>)> = expected
         .iter()
@@ -412,7 +412,9 @@ fn a_cpu_heavy_step_yields_so_a_later_light_step_finishes_first() {
     let executor = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     executor.block_on(async {
         let rt = Arc::new(runtime());
-        let heavy = hostile(&rt, &[]).await;
+        // A step may only lower limits: the plugin is installed with the fuel.
+        let fuel = LimitOverrides { fuel: Some(Limits::MAX.fuel), ..Default::default() };
+        let heavy = rt.load(&test_plugin("hostile"), Some(Grants::none()), fuel).await.unwrap();
         let light = rt.load(&test_plugin("noop"), None, LimitOverrides::default()).await.unwrap();
         let finished = Arc::new(Mutex::new(Vec::new()));
         let heavy_task = {
