@@ -101,31 +101,23 @@ impl HostLimits {
     /// Errors for step overrides above what `plugin` was installed with (its
     /// overrides, else the host defaults), one per field, naming the field.
     pub fn check_step(&self, plugin: &str, installed: &LimitOverrides, step: &LimitOverrides) -> Vec<String> {
-        let base = self.resolve(installed, &LimitOverrides::default());
+        let (base, m) = (self.resolve(installed, &LimitOverrides::default()), self.max);
+        // Values above the maximum are [`HostLimits::check`]'s to report.
         [
-            ("fuel", step.fuel, base.fuel),
-            ("memoryBytes", step.memory_bytes, base.memory_bytes),
-            ("timeMs", step.time_ms, base.time_ms),
-            ("outputBytes", step.output_bytes, base.output_bytes),
+            ("fuel", step.fuel, base.fuel, m.fuel),
+            ("memoryBytes", step.memory_bytes, base.memory_bytes, m.memory_bytes),
+            ("timeMs", step.time_ms, base.time_ms, m.time_ms),
+            ("outputBytes", step.output_bytes, base.output_bytes, m.output_bytes),
         ]
         .into_iter()
-        .filter_map(|(field, value, limit)| match value {
-            Some(v) if v > limit && v <= self.max_of(field) => Some(format!(
+        .filter_map(|(field, value, limit, max)| match value {
+            Some(v) if v > limit && v <= max => Some(format!(
                 "limits.{field}: {v} is above the {limit} that plugin `{plugin}` was installed with; a step \
                  may lower a limit, not raise it"
             )),
             _ => None,
         })
         .collect()
-    }
-
-    fn max_of(&self, field: &str) -> u64 {
-        match field {
-            "fuel" => self.max.fuel,
-            "memoryBytes" => self.max.memory_bytes,
-            "timeMs" => self.max.time_ms,
-            _ => self.max.output_bytes,
-        }
     }
 }
 
