@@ -8,6 +8,7 @@ use weft::cli::secret::{self, SecretCommand};
 use weft::cli::serve::{self, ServeArgs};
 use weft::cli::token::{self, TokenCommand};
 use weft::cli::workflow::{self, RunCommand, WorkflowCommand};
+use weft::runtime::isolate::{CompileArgs, compile_component};
 use weft::runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
@@ -42,6 +43,9 @@ enum Command {
     /// Set, list and remove secrets; make and rotate the key they are sealed under.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Compile a component read on stdin (the host runs this for each install).
+    #[command(hide = true)]
+    CompileComponent(CompileArgs),
 }
 
 #[tokio::main]
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(command) => token::run(&Client::new(&cli.server)?, command).await?,
         Command::Secret(command) => secret::run(&cli.server, command).await?,
         Command::Serve(args) => serve::run(*args).await?,
+        Command::CompileComponent(args) => compile_component(&args)?,
         Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {
             let runtime = Runtime::new(RuntimeConfig::default())?;

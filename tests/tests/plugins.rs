@@ -250,3 +250,85 @@ async fn a_multipart_install_takes_grants_and_limits_from_its_settings_part() {
     let (_, list) = host.get("/api/plugins/noop").await;
     assert_eq!(list["error"]["code"], "not_found", "nothing was half-installed: {list}");
 }
+
+/// A host whose installs compile (the shared test cache would answer instead).
+fn compiling_host(env: &[(&str, &str)]) -> Host {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    env.push(("WEFT_CACHE_DIR".into(), dir.path().join("cache").display().to_string()));
+    Host::start_in(dir, &Options { env, ..Options::default() })
+}
+
+async fn installed_names(host: &Host) -> Vec<String> {
+    let (_, list) = host.get("/api/plugins").await;
+    list["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_compile_over_the_hosts_time_or_memory_limit_is_refused_and_nothing_is_stored() {
+    let cases = [
+        ("WEFT_COMPILE_TIMEOUT_MS", "1", "compiling took longer than the host's limit of 0.001 s"),
+        (
+            "WEFT_COMPILE_MEMORY_BYTES",
+            "33554432",
+            "compiling needs more than the host's limit of 33554432 bytes of memory",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let host = compiling_host(&[(name, value)]);
+        let (status, body) = host.install(wasm("greeter-v1"), "").await;
+        assert_eq!(status, 422, "{name}={value}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{name}={value}: {message}");
+        assert!(!installed_names(&host).await.contains(&"greeter".to_owned()));
+        assert_eq!(host.get("/api/plugins/greeter").await.0, 404);
+        // The child died, not the host: it still runs built-in steps.
+        let wf = host
+            .create_active(json!({
+                "name": "Still up", "trigger": { "type": "manual" },
+                "steps": [{ "id": "check", "type": "condition", "config": { "if": "{{ true }}" } }]
+            }))
+            .await;
+        let (status, run) = host.post(&format!("/api/workflows/{wf}/trigger?wait=10000"), json!({})).await;
+        assert_eq!((status, &run["status"]), (200, &json!("COMPLETED")), "{run}");
+    }
+}
+
+#[tokio::test]
+async fn installs_compile_one_at_a_time_and_the_same_bytes_again_compile_nothing() {
+    let host = compiling_host(&[("WEFT_INSTALL_QUEUE", "0"), ("WEFT_COMPILER", "fast")]);
+    let bytes = wasm("greeter-v1");
+    let send = || {
+        host.client()
+            .post(format!("{}/api/plugins", host.base))
+            .bearer_auth(weft_tests::TOKEN)
+            .header("content-type", "application/wasm")
+            .body(bytes.clone())
+            .send()
+    };
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let mut statuses = Vec::new();
+    for answer in [a, b, c] {
+        let answer = answer.unwrap();
+        let status = answer.status().as_u16();
+        if status == 429 {
+            assert_eq!(answer.headers()["retry-after"], "2");
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "busy", "{body}");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    // One compiles; with no queue, those arriving meanwhile are turned away.
+    assert_eq!(statuses[0], 201, "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| *s == 429 || *s == 200), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    let compiles = || host.stderr().iter().filter(|l| l.contains("in a child process in")).count();
+    assert_eq!(compiles(), 1, "{:?}", host.stderr());
+    let (status, body) = host.install(bytes.clone(), "").await;
+    assert_eq!((status, &body["name"]), (200, &json!("greeter")), "{body}");
+    assert_eq!(compiles(), 1, "the same bytes again compile nothing");
+    let wf = host.create_active(greet_workflow("greeter", None)).await;
+    assert_eq!(run_greeting(&host, &wf).await["greeting"], "hello ada");
+}

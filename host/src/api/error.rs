@@ -12,11 +12,17 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Option<Value>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self { status, code, message: message.into(), details: None, retry_after: None }
+    }
+
+    /// 429 with `Retry-After: seconds`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, seconds: u64) -> Self {
+        Self { retry_after: Some(seconds.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
     }
 
     /// 400: the request is malformed.
@@ -101,6 +107,10 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             error["details"] = details;
         }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -100,18 +100,15 @@ async fn receive(
         return Err(not_found());
     }
     if let Err(wait) = state.hooks.take(&hook, config.rate_per_second.unwrap_or(DEFAULT_RATE)) {
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        let seconds = wait.as_secs_f64().ceil() as u64;
+        return Err(ApiError::too_many(
             "rate_limited",
             format!(
                 "this hook takes at most {} requests a second",
                 config.rate_per_second.unwrap_or(DEFAULT_RATE)
             ),
-        )
-        .into_response();
-        response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
-        return Ok(response);
+            seconds,
+        ));
     }
     verify(&state, &workflow.id, &config.verify, &headers, &body).await?;
     let key = dedupe_key(&headers)?;

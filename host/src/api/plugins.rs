@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::{delete, get};
@@ -117,15 +117,23 @@ struct Settings {
     limits: LimitOverrides,
 }
 
-/// The component and settings of a `multipart/form-data` install.
-async fn read_multipart(mut form: Multipart) -> Result<(Bytes, Option<Settings>), ApiError> {
-    let bad =
-        |e: axum::extract::multipart::MultipartError| ApiError::bad_request(format!("multipart body: {e}"));
+/// The component and settings of a `multipart/form-data` install, read from
+/// the request as it streams in (the body limit applies to the stream).
+async fn read_multipart(form: &mut Multipart) -> Result<(Bytes, Option<Settings>), ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        body_error(e.status(), format!("multipart body: {}", e.body_text()))
+    };
     let (mut component, mut settings) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(bad)? {
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "component" if component.is_none() => component = Some(field.bytes().await.map_err(bad)?),
+            "component" if component.is_none() => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    bytes.extend_from_slice(&chunk);
+                }
+                component = Some(Bytes::from(bytes));
+            }
             "settings" if settings.is_none() => {
                 let text = field.bytes().await.map_err(bad)?;
                 let parsed: Settings =
@@ -147,6 +155,22 @@ async fn read_multipart(mut form: Multipart) -> Result<(Bytes, Option<Settings>)
     Ok((component, settings))
 }
 
+/// Reads what is left of a form, so that an early answer does not leave a
+/// keep-alive client's upload unread (the server would drop the connection).
+async fn drain(form: &mut Multipart) {
+    while let Ok(Some(mut field)) = form.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
+}
+
+fn body_error(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(COMPONENT_LIMIT)
+    } else {
+        ApiError::bad_request(text)
+    }
+}
+
 fn install_error(e: InstallError) -> ApiError {
     match e {
         InstallError::Load(LoadError::NotWasm) => {
@@ -159,6 +183,7 @@ fn install_error(e: InstallError) -> ApiError {
             ApiError::conflict(e.to_string())
         }
         InstallError::NotFound(id) => ApiError::not_found("plugin", &id),
+        e @ InstallError::Busy(_) => ApiError::too_many("busy", e.to_string(), 2),
         InstallError::Store(e) => ApiError::internal(e),
     }
 }
@@ -170,43 +195,40 @@ async fn install(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let content_type =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    // The body is read before anything is checked: answering with a body left
-    // unread makes the server drop the connection under a keep-alive client.
-    let (parts, body) = request.into_parts();
-    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), &state).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(COMPONENT_LIMIT)
-        } else {
-            ApiError::bad_request(e.body_text())
-        }
-    })?;
-    let (mut grants, mut limits) = settings(&query)?;
-    let bytes = if content_type.starts_with("multipart/form-data") {
-        let request = Request::from_parts(parts, Body::from(bytes));
-        let form = Multipart::from_request(request, &state)
+    // The body is read whole before anything else is answered: answering with
+    // a body left unread makes the server drop a keep-alive connection.
+    let from_query = settings(&query);
+    let (bytes, from_form) = if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(request, &state)
             .await
             .map_err(|e| ApiError::bad_request(format!("multipart body: {}", e.body_text())))?;
-        let (component, from_form) = read_multipart(form).await?;
-        if let Some(from_form) = from_form {
-            if !query.is_empty() {
-                return Err(ApiError::bad_request(
-                    "give grants and limits in the `settings` part or as query parameters, not both",
-                ));
-            }
-            (grants, limits) = (from_form.grants, from_form.limits);
-        }
-        component
+        let read = read_multipart(&mut form).await;
+        drain(&mut form).await;
+        let (component, from_form) = read?;
+        (component, from_form)
     } else if content_type.is_empty()
         || content_type.starts_with("application/wasm")
         || content_type.starts_with("application/octet-stream")
     {
-        bytes
+        let bytes =
+            Bytes::from_request(request, &state).await.map_err(|e| body_error(e.status(), e.body_text()))?;
+        (bytes, None)
     } else {
+        let _ = Bytes::from_request(request, &state).await;
         return Err(ApiError::bad_request(format!(
             "content-type `{content_type}`: send the component as application/wasm (settings as query \
              parameters) or as multipart/form-data (parts `component` and `settings`)"
         )));
     };
+    let (mut grants, mut limits) = from_query?;
+    if let Some(from_form) = from_form {
+        if !query.is_empty() {
+            return Err(ApiError::bad_request(
+                "give grants and limits in the `settings` part or as query parameters, not both",
+            ));
+        }
+        (grants, limits) = (from_form.grants, from_form.limits);
+    }
     let runtime = state.engine.runtime();
     let (plugin, created) =
         installs::install(&state.store, runtime, &bytes, &grants, limits).await.map_err(install_error)?;

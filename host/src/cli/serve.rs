@@ -14,7 +14,7 @@ use crate::effects::{
 };
 use crate::engine::{Engine, EngineConfig};
 use crate::runtime::SecretsBackend;
-use crate::runtime::{Backends, Compiler, Runtime, RuntimeConfig};
+use crate::runtime::{Backends, CompileIsolation, Compiler, Runtime, RuntimeConfig};
 use crate::store::{Durability, SqliteKv, Store};
 
 /// Flags of `weft serve`.
@@ -54,6 +54,16 @@ pub struct ServeArgs {
     /// answers) or `fast` (quick code only).
     #[arg(long, env = "WEFT_COMPILER", value_enum, default_value = "tiered")]
     pub compiler: Compiler,
+    /// Wall-time limit of compiling one installed plugin, ms: installs
+    /// compile in a child process, killed at this limit.
+    #[arg(long, env = "WEFT_COMPILE_TIMEOUT_MS", default_value_t = crate::runtime::isolate::DEFAULT_TIMEOUT.as_millis() as u64)]
+    pub compile_timeout_ms: u64,
+    /// Address-space limit of the process that compiles an installed plugin, bytes.
+    #[arg(long, env = "WEFT_COMPILE_MEMORY_BYTES", default_value_t = crate::runtime::isolate::DEFAULT_MEMORY_BYTES)]
+    pub compile_memory_bytes: u64,
+    /// Installs that may wait while another compiles; more get 429.
+    #[arg(long, env = "WEFT_INSTALL_QUEUE", default_value_t = crate::runtime::isolate::DEFAULT_QUEUE)]
+    pub install_queue: usize,
     /// Special-purpose destinations outbound HTTP may reach (loopback, private,
     /// link-local and metadata ranges are refused otherwise): comma-separated
     /// host names, addresses and CIDRs.
@@ -221,6 +231,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             compiler: args.compiler,
             backends,
             cache_key: vault.derive("compiled code cache"),
+            isolation: Some(CompileIsolation {
+                program: std::env::current_exe()?,
+                timeout: Duration::from_millis(args.compile_timeout_ms.max(1)),
+                memory_bytes: args.compile_memory_bytes,
+            }),
+            install_queue: args.install_queue,
             ..RuntimeConfig::default()
         })?);
         let builtins = runtime.load_builtins().await?;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use sha2::{Digest, Sha256};
+
 use crate::runtime::{Grants, LimitOverrides, LoadError, Plugin, Runtime};
 use crate::store::Store;
 use crate::store::ids::now_ms;
@@ -37,14 +39,19 @@ pub enum InstallError {
     /// Pinned by workflows or runs.
     #[error("plugin `{0}` is still used by {1}")]
     InUse(String, String),
+    /// Another install is compiling and the queue behind it is full.
+    #[error("another install is compiling and {0} more are waiting; try again shortly")]
+    Busy(usize),
     /// Storage failed.
     #[error("storage error: {0}")]
     Store(#[from] sqlx::Error),
 }
 
-/// Installs a component: compile, check the world, `describe()`, check the
-/// schema, store, register. Returns the plugin and whether it was new (an
-/// identical re-install is a no-op).
+/// Installs a component: cheap checks first (settings, the wasm header, the
+/// same bytes already installed), then, one install at a time host-wide:
+/// compile, check the world, `describe()`, check the schema, store, register.
+/// Returns the plugin and whether it was new (an identical re-install is a
+/// no-op that compiles nothing).
 pub async fn install(
     store: &Store,
     runtime: &Runtime,
@@ -57,6 +64,16 @@ pub async fn install(
     if !problems.is_empty() {
         return Err(InstallError::Settings(problems.join("; ")));
     }
+    crate::runtime::check_header(bytes)?;
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    if let Some(row) = plugins::by_sha256(store.pool(), &sha256).await?
+        && let Some(plugin) = runtime.registry().resolve(&format!("{}@{}", row.name, row.version))
+        && plugin.sha256() == sha256
+    {
+        return Ok((plugin, false));
+    }
+    let _slot =
+        runtime.compile_queue().enter().await.ok_or(InstallError::Busy(runtime.compile_queue().len()))?;
     let plugin = runtime.load(bytes, Some(parsed), limits).await?;
     let info = plugin.info();
     if runtime.registry().is_builtin(&info.name) {
@@ -152,7 +169,10 @@ async fn sync_skipping(
         let grants: Vec<String> = serde_json::from_str(&row.granted).unwrap_or_default();
         let limits: LimitOverrides = serde_json::from_str(&row.limits).unwrap_or_default();
         let loaded_plugin = match Grants::parse(&grants) {
-            Ok(grants) => runtime.load(&bytes, Some(grants), limits).await.map_err(|e| e.to_string()),
+            Ok(grants) => {
+                let _slot = runtime.compile_queue().wait().await;
+                runtime.load(&bytes, Some(grants), limits).await.map_err(|e| e.to_string())
+            }
             Err(e) => Err(e),
         };
         match loaded_plugin {

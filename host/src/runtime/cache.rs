@@ -75,19 +75,36 @@ impl CodeCache {
         bytes: &[u8],
         sha256: &str,
     ) -> wasmtime::Result<(Component, CodeSource)> {
-        if let Some(path) = self.path(sha256).filter(|p| p.exists()) {
-            match self.read_verified(engine, &path, sha256) {
-                Ok(component) => return Ok((component, CodeSource::Cache)),
-                Err(e) => tracing::warn!("refusing cache entry {}: {e}; compiling again", path.display()),
-            }
+        if let Some(component) = self.get(engine, sha256) {
+            return Ok((component, CodeSource::Cache));
         }
         let component = Component::new(engine, bytes)?;
+        match component.serialize() {
+            Ok(code) => self.put(sha256, &code),
+            Err(e) => tracing::warn!("cannot serialize compiled code: {e}"),
+        }
+        Ok((component, CodeSource::Compiled))
+    }
+
+    /// The cached component for `sha256`, if a valid entry exists.
+    pub fn get(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.path(sha256).filter(|p| p.exists())?;
+        match self.read_verified(engine, &path, sha256) {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!("refusing cache entry {}: {e}; compiling again", path.display());
+                None
+            }
+        }
+    }
+
+    /// Caches serialized code for `sha256`; a failure to write is logged only.
+    pub fn put(&self, sha256: &str, code: &[u8]) {
         if let Some(path) = self.path(sha256)
-            && let Err(e) = self.store(&component, &path, sha256)
+            && let Err(e) = self.store(code, &path, sha256)
         {
             tracing::warn!("cannot write compiled cache entry {}: {e}", path.display());
         }
-        Ok((component, CodeSource::Compiled))
     }
 }
 
@@ -108,16 +125,15 @@ impl CodeCache {
 
     /// Writes atomically: a temporary file renamed into place, so a crash
     /// never leaves a half-written entry under the final name.
-    fn store(&self, component: &Component, path: &Path, sha256: &str) -> anyhow::Result<()> {
-        let code = component.serialize()?;
-        let tag = self.mac(sha256, &code).finalize().into_bytes();
+    fn store(&self, code: &[u8], path: &Path, sha256: &str) -> anyhow::Result<()> {
+        let tag = self.mac(sha256, code).finalize().into_bytes();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         let mut entry = Vec::with_capacity(MAC_BYTES + code.len());
         entry.extend_from_slice(&tag);
-        entry.extend_from_slice(&code);
+        entry.extend_from_slice(code);
         std::fs::write(&tmp, entry)?;
         std::fs::rename(&tmp, path)?;
         Ok(())

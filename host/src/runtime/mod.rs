@@ -10,6 +10,7 @@ mod cache;
 pub mod capability;
 mod engine;
 mod error;
+pub mod isolate;
 mod limits;
 mod output;
 mod plugin;
@@ -24,9 +25,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 
 pub use cache::CodeSource;
 pub use capability::{
@@ -35,6 +37,7 @@ pub use capability::{
 };
 pub use engine::{CodeTier, Compiler};
 pub use error::{LoadError, StepFailure};
+pub use isolate::{CompileIsolation, CompileQueue};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;
 pub use registry::Registry;
@@ -67,6 +70,11 @@ pub struct RuntimeConfig {
     /// Key of the MACs that prove a compiled-code cache entry was written by
     /// this host; random unless set (`weft serve` derives it from the secret key).
     pub cache_key: [u8; 32],
+    /// Compile installed plugins in a child process; `None` compiles in
+    /// this one (embedders, tests). Built-ins always compile in the process.
+    pub isolation: Option<CompileIsolation>,
+    /// Installs that may wait for the compile slot while one compiles.
+    pub install_queue: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -80,6 +88,8 @@ impl Default for RuntimeConfig {
             compiler: Compiler::Optimized,
             backends: Backends::default(),
             cache_key: rand::random(),
+            isolation: None,
+            install_queue: isolate::DEFAULT_QUEUE,
         }
     }
 }
@@ -90,6 +100,7 @@ struct Tier {
     engine: Engine,
     linker: Linker<StepState>,
     cache: cache::CodeCache,
+    meter_fuel: bool,
 }
 
 impl Tier {
@@ -99,21 +110,52 @@ impl Tier {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         StepPlugin::add_to_linker::<StepState, StepData>(&mut linker, |s| s)?;
         let cache = cache::CodeCache::new(config.cache_dir.clone(), &engine, config.cache_key);
-        Ok(Arc::new(Self { code, engine, linker, cache }))
+        Ok(Arc::new(Self { code, engine, linker, cache, meter_fuel: config.meter_fuel }))
     }
 
     /// Compiles (or reads from the cache) off the async threads, and links.
+    /// With `isolation`, a child process compiles.
     async fn prepare(
         self: &Arc<Self>,
-        bytes: Vec<u8>,
+        bytes: Bytes,
         sha256: String,
+        isolation: Option<&CompileIsolation>,
     ) -> Result<(StepPluginPre<StepState>, CodeSource), LoadError> {
         let tier = self.clone();
-        let (component, source) =
-            tokio::task::spawn_blocking(move || tier.cache.load(&tier.engine, &bytes, &sha256))
+        let blocking = |e: tokio::task::JoinError| LoadError::Internal(e.to_string());
+        let (component, source) = match isolation {
+            None => tokio::task::spawn_blocking(move || tier.cache.load(&tier.engine, &bytes, &sha256))
                 .await
-                .map_err(|e| LoadError::Internal(e.to_string()))?
-                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+                .map_err(blocking)?
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?,
+            Some(isolation) => {
+                let (cached, key) = (tier.clone(), sha256.clone());
+                let hit = tokio::task::spawn_blocking(move || cached.cache.get(&cached.engine, &key))
+                    .await
+                    .map_err(blocking)?;
+                match hit {
+                    Some(component) => (component, CodeSource::Cache),
+                    None => {
+                        let code = isolation.compile(tier.code, tier.meter_fuel, &bytes).await?;
+                        let component = tokio::task::spawn_blocking(move || {
+                            // SAFETY: `code` is what our own binary's
+                            // `precompile_component` wrote for an engine with
+                            // these code settings; wasmtime checks its header
+                            // and the engine's compatibility too.
+                            let component = unsafe { Component::deserialize(&tier.engine, &code) };
+                            if component.is_ok() {
+                                tier.cache.put(&sha256, &code);
+                            }
+                            component
+                        })
+                        .await
+                        .map_err(blocking)?
+                        .map_err(|e| LoadError::Internal(format!("compiled code does not load: {e:#}")))?;
+                        (component, CodeSource::Compiled)
+                    }
+                }
+            }
+        };
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let pre = StepPluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
@@ -137,6 +179,8 @@ pub struct Runtime {
     registry: Arc<Registry>,
     compilations: Arc<AtomicU64>,
     upgrades: tokio_util::task::TaskTracker,
+    isolation: Option<Arc<CompileIsolation>>,
+    queue: CompileQueue,
 }
 
 impl Runtime {
@@ -159,6 +203,8 @@ impl Runtime {
             registry: Arc::default(),
             compilations: Arc::default(),
             upgrades: tokio_util::task::TaskTracker::new(),
+            isolation: config.isolation.map(Arc::new),
+            queue: CompileQueue::new(config.install_queue),
         })
     }
 
@@ -175,6 +221,11 @@ impl Runtime {
     /// The loaded plugins.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The one compile slot installs share.
+    pub fn compile_queue(&self) -> &CompileQueue {
+        &self.queue
     }
 
     /// How many components this runtime compiled (not read from the cache).
@@ -207,7 +258,10 @@ impl Runtime {
             Some(quick) if !self.main.cache.contains(&sha256) => quick.clone(),
             _ => self.main.clone(),
         };
-        let (pre, source) = tier.prepare(bytes.to_vec(), sha256.clone()).await?;
+        let bytes = Bytes::copy_from_slice(bytes);
+        // Only what users upload compiles out of the process.
+        let isolation = if grants.is_some() { self.isolation.clone() } else { None };
+        let (pre, source) = tier.prepare(bytes.clone(), sha256.clone(), isolation.as_deref()).await?;
         if source == CodeSource::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }
@@ -236,19 +290,19 @@ impl Runtime {
             validator,
         });
         if !Arc::ptr_eq(&tier, &self.main) {
-            self.upgrade_later(plugin.clone(), bytes.to_vec());
+            self.upgrade_later(plugin.clone(), bytes, isolation);
         }
         Ok(plugin)
     }
 
     /// Compiles optimised code for a plugin loaded on quick code and puts it
     /// in the registry in the quick plugin's place.
-    fn upgrade_later(&self, quick: Arc<Plugin>, bytes: Vec<u8>) {
+    fn upgrade_later(&self, quick: Arc<Plugin>, bytes: Bytes, isolation: Option<Arc<CompileIsolation>>) {
         let (main, registry, compilations) =
             (self.main.clone(), self.registry.clone(), self.compilations.clone());
         self.upgrades.spawn(async move {
             let started = Instant::now();
-            match main.prepare(bytes, quick.sha256.clone()).await {
+            match main.prepare(bytes, quick.sha256.clone(), isolation.as_deref()).await {
                 Ok((pre, source)) => {
                     if source == CodeSource::Compiled {
                         compilations.fetch_add(1, Ordering::Relaxed);
@@ -362,7 +416,7 @@ impl Runtime {
 }
 
 /// Tells a core module and non-wasm bytes from a component before compiling.
-fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+pub fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(LoadError::NotWasm);
     }

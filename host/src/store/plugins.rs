@@ -66,6 +66,14 @@ pub async fn get(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Result<O
         .await
 }
 
+/// The version installed with exactly these bytes, if any.
+pub async fn by_sha256(pool: &SqlitePool, sha256: &str) -> sqlx::Result<Option<PluginRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE sha256 = ? LIMIT 1"))
+        .bind(sha256)
+        .fetch_optional(pool)
+        .await
+}
+
 /// The component bytes of one version.
 pub async fn component(pool: &SqlitePool, name: &str, version: &str) -> sqlx::Result<Option<Vec<u8>>> {
     sqlx::query_scalar("SELECT component FROM plugins WHERE name = ? AND version = ?")
