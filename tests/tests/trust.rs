@@ -232,13 +232,18 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn a_hostile_plugin_that_dumps_everything_it_can_see_finds_no_secret_value() {
     let receiver = Receiver::start().await;
     let host = host_with_http();
-    let (status, _) =
-        host.put("/api/secrets/API_TOKEN", json!({ "value": VALUE, "allowedHosts": ["api.example.com"] })).await;
+    let (status, _) = host
+        .put("/api/secrets/API_TOKEN", json!({ "value": VALUE, "allowedHosts": ["api.example.com"] }))
+        .await;
     assert_eq!(status, 201);
     let template = json!({ "slug": "leak", "subject": "s", "text": "secret: {{ secret }}" });
     assert_eq!(host.post("/api/email-templates", template).await.0, 201);
-    let (status, body) =
-        host.install(std::fs::read(weft_tests::plugin_wasm("hostile")).unwrap(), "?grant=http&grant=kv&grant=email").await;
+    let (status, body) = host
+        .install(
+            std::fs::read(weft_tests::plugin_wasm("hostile")).unwrap(),
+            "?grant=http&grant=kv&grant=email",
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let dump = |fail: bool| {
         json!({
@@ -280,4 +285,174 @@ async fn a_hostile_plugin_that_dumps_everything_it_can_see_finds_no_secret_value
     }
     assert!(!host.stdout().join("\n").contains(VALUE) && !host.stderr().join("\n").contains(VALUE));
     assert!(!contains(&database_bytes(&host), VALUE), "the value is stored only sealed");
+}
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+async fn hook_workflow(host: &Host, name: &str, verify: Value) -> String {
+    let (status, created) = host
+        .post(
+            "/api/workflows",
+            json!({ "name": name, "trigger": { "type": "webhook", "config": { "verify": verify } },
+                    "steps": [ { "id": "note", "type": "update-field", "config": { "set": { "got": "{{ event.body }}" } } } ] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(host.put(&format!("/api/workflows/{id}/activate"), json!({})).await.0, 200);
+    format!("{}{}", host.base, created["hook"]["path"].as_str().unwrap())
+}
+
+async fn runs_of_hooks(host: &Host) -> u64 {
+    host.sql_value("SELECT CAST(count(*) AS TEXT) FROM workflow_runs").await.unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_hooks_verify_standard_webhooks_and_hmac_signatures_and_weft_signs_what_weft_verifies() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let host = host_with_http();
+    let key = b"a-signing-key-of-32-bytes-length";
+    let whsec = format!("whsec_{}", b64.encode(key));
+    for (name, value) in [("SIGNING", whsec.as_str()), ("GITHUB", "It's a Secret to Everybody")] {
+        let (status, _) = host
+            .put(&format!("/api/secrets/{name}"), json!({ "value": value, "allowedHosts": ["127.0.0.1"] }))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let standard = hook_workflow(
+        &host,
+        "standard",
+        json!({ "type": "standard-webhooks", "secret": "{{ secrets.SIGNING }}" }),
+    )
+    .await;
+    let github = hook_workflow(
+        &host,
+        "github",
+        json!({ "type": "hmac-sha256", "secret": "{{ secrets.GITHUB }}", "header": "X-Signature" }),
+    )
+    .await;
+
+    // Standard Webhooks: a good signature starts a run (202 with its id); a
+    // bad one, an old timestamp or a missing header start nothing.
+    let body = br#"{"order":7}"#;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let sign = |id: &str, ts: u64| {
+        format!(
+            "v1,{}",
+            b64.encode(hmac_sha256(key, &[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body]))
+        )
+    };
+    let send = |url: String, headers: Vec<(&'static str, String)>| {
+        let mut req = host.client().post(url).header("content-type", "application/json").body(body.to_vec());
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let standard_headers = |id: &str, ts: u64, sig: String| {
+        vec![("webhook-id", id.to_owned()), ("webhook-timestamp", ts.to_string()), ("webhook-signature", sig)]
+    };
+    for (id, ts, sig) in [
+        ("msg-1", now, sign("msg-1", now + 1)),
+        ("msg-1", now - 3600, sign("msg-1", now - 3600)),
+        ("msg-1", now, format!("v1,{}", b64.encode([0u8; 32]))),
+    ] {
+        let resp = send(standard.clone(), standard_headers(id, ts, sig)).await;
+        assert_eq!(resp.status(), 401);
+    }
+    assert_eq!(send(standard.clone(), vec![]).await.status(), 401);
+    assert_eq!(runs_of_hooks(&host).await, 0, "nothing verified, nothing started");
+    let resp = send(standard.clone(), standard_headers("msg-1", now, sign("msg-1", now))).await;
+    assert_eq!(resp.status(), 202);
+    let accepted: Value = resp.json().await.unwrap();
+    let run = host.wait_for(accepted["id"].as_str().unwrap(), "COMPLETED", Duration::from_secs(20)).await;
+    assert_eq!(run["context"]["vars"]["got"], json!({ "order": 7 }), "{run}");
+    // The same delivery again: verified, and no second run.
+    let resp = send(standard.clone(), standard_headers("msg-1", now, sign("msg-1", now))).await;
+    assert!(resp.status().is_success());
+    assert_eq!(runs_of_hooks(&host).await, 1);
+
+    // HMAC-SHA256 of the body in a named header (GitHub's style).
+    let good = format!("sha256={}", hex_of(&hmac_sha256(b"It's a Secret to Everybody", &[body])));
+    assert_eq!(send(github.clone(), vec![("x-signature", "sha256=00".into())]).await.status(), 401);
+    assert_eq!(send(github.clone(), vec![("x-hub-signature-256", good.clone())]).await.status(), 401);
+    let resp = send(github.clone(), vec![("x-signature", good)]).await;
+    assert_eq!(resp.status(), 202);
+    let accepted: Value = resp.json().await.unwrap();
+    let run = host.wait_for(accepted["id"].as_str().unwrap(), "COMPLETED", Duration::from_secs(20)).await;
+    assert!(run["context"]["event"]["headers"].get("x-signature").is_none(), "{run}");
+
+    // Weft's webhook step, signing with the same secret through its handle,
+    // is verified by Weft's own hook.
+    let caller = host
+        .create_active(json!({
+            "name": "caller", "trigger": { "type": "manual" },
+            "steps": [ { "id": "call", "type": "webhook", "config": {
+                "url": standard, "secret": "{{ secrets.SIGNING }}", "body": { "order": 8 } } } ]
+        }))
+        .await;
+    let (status, called) = host.post(&format!("/api/workflows/{caller}/trigger?wait=20000"), json!({})).await;
+    assert_eq!((status, &called["status"]), (200, &json!("COMPLETED")), "{called}");
+    let output = &called["logs"][0]["result"]["output"];
+    assert_eq!(output["status"], 202, "{output}");
+    let started = output["body"]["id"].as_str().unwrap();
+    let run = host.wait_for(started, "COMPLETED", Duration::from_secs(20)).await;
+    assert_eq!(run["context"]["vars"]["got"], json!({ "order": 8 }), "{run}");
+    assert!(!called.to_string().contains(&whsec));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_opens_every_secret_and_smtp_takes_its_password_from_the_store() {
+    const PASSWORD: &str = "smtp-pw-5e1d7c9a";
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let mut first = Host::start_in(dir.clone(), &Options::default());
+    let (status, _) = first.put("/api/secrets/SMTP_PASS", json!({ "value": PASSWORD })).await;
+    assert_eq!(status, 201);
+    let (_, before) = first.get("/api/secrets").await;
+    first.terminate();
+
+    let key_file = dir.path().join("weft.db.secret-key");
+    let old_key = std::fs::read(&key_file).unwrap();
+    let rotated = std::process::Command::new(weft_bin())
+        .args(["secret", "rotate-key", "--database-url"])
+        .arg(format!("sqlite://{}", dir.path().join("weft.db").display()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rotated.stdout);
+    assert!(rotated.status.success(), "{said} {}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(said.contains("re-sealed 1 secrets"), "{said}");
+    assert_ne!(std::fs::read(&key_file).unwrap(), old_key, "the key file holds the new key");
+
+    // The host starts on the new key and logs in to SMTP with the stored password.
+    let smtp = weft_tests::smtp::SmtpSink::start_with_login(Some(("weft", PASSWORD)));
+    let mut env = smtp.env();
+    env.push(("WEFT_SMTP_USER".into(), "weft".into()));
+    env.push(("WEFT_SMTP_PASSWORD_SECRET".into(), "SMTP_PASS".into()));
+    let host = Host::start_in(dir, &Options { env, ..Options::default() });
+    let (_, after) = host.get("/api/secrets").await;
+    assert_ne!(before["keyFingerprint"], after["keyFingerprint"], "{before} {after}");
+    let wf = host
+        .create_active(json!({
+            "name": "mail", "trigger": { "type": "manual" },
+            "steps": [ { "id": "send", "type": "email",
+                         "config": { "to": "ada@example.test", "subject": "Hi", "text": "Body" } } ]
+        }))
+        .await;
+    let (status, run) = host.post(&format!("/api/workflows/{wf}/trigger?wait=20000"), json!({})).await;
+    assert_eq!((status, &run["status"]), (200, &json!("COMPLETED")), "{run}");
+    let message = smtp.next_message(Duration::from_secs(10)).expect("the SMTP server got the message");
+    assert!(message.to_string().contains("ada@example.test"), "{message}");
+    assert!(!host.stderr().join("\n").contains(PASSWORD));
 }
