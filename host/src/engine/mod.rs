@@ -12,15 +12,13 @@
 //! hands it back.
 
 pub mod control;
-pub mod cron;
-pub mod definition;
+pub use weft_core::{cron, definition, template};
 mod executor;
 pub mod lifecycle;
 pub mod machine;
 pub mod plugins;
 mod scheduler;
 pub mod status;
-pub mod template;
 pub mod validate;
 
 use std::collections::HashMap;

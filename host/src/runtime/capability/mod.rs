@@ -9,8 +9,6 @@ mod kv;
 mod log;
 mod notify;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use grants::{Capability, Grants};
@@ -23,8 +21,7 @@ pub use super::bindings::weft::plugin::http::{
 };
 use super::state::{Caller, StepState};
 
-/// A boxed future, for the object-safe backend traits.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use weft_core::secrets::BoxFuture;
 
 /// Durable storage behind the `kv` interface, namespaced by plugin name.
 pub trait KvBackend: Send + Sync {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::runtime::LimitOverrides;
+use crate::limits::LimitOverrides;
 
 /// The step type of a parallel block, handled by the engine itself.
 pub const PARALLEL: &str = "parallel";
@@ -195,7 +195,7 @@ impl Verify {
     pub fn secret_name(reference: &str) -> Option<&str> {
         let inner = reference.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
         let name = inner.strip_prefix("secrets.")?;
-        crate::runtime::secrets::valid_name(name).then_some(name)
+        crate::secrets::valid_name(name).then_some(name)
     }
 }
 

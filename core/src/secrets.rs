@@ -7,11 +7,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::capability::BoxFuture;
+/// A boxed future, as the object-safe backend traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every handle starts with this.
 pub const HANDLE_PREFIX: &str = "weft-secret-";
@@ -273,7 +276,7 @@ impl BodyEncoding {
                 let quoted = Value::String(value.to_owned()).to_string();
                 quoted[1..quoted.len() - 1].to_owned()
             }
-            BodyEncoding::Form => url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            BodyEncoding::Form => form_urlencoded::byte_serialize(value.as_bytes()).collect(),
             BodyEncoding::Raw => value.to_owned(),
         }
     }

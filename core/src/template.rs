@@ -13,9 +13,8 @@ use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
 
-use super::validate::is_template;
-use crate::runtime::SecretScope;
-use crate::runtime::secrets::valid_name;
+use crate::secrets::{SecretScope, valid_name};
+use crate::validate::is_template;
 
 /// Fuel of one config string (minijinja instructions): ample for any real
 /// config, a hard stop for a runaway loop.
