@@ -165,6 +165,11 @@ fn shortcut<'a>(expression: &str, trimmed: &'a str) -> Result<&'a str, CronError
 
 /// `value` with names turned into numbers, or why the field is not crontab syntax.
 fn in_numbers(field: &Field, value: &str) -> Result<String, String> {
+    // Croner accepts an empty list item (found by fuzzing: `* ,, * * *`
+    // parsed, and never fired); crontab refuses it.
+    if value.split(',').any(str::is_empty) {
+        return Err(format!("the {} field `{value}` has an empty item in its list", field.name));
+    }
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(c) = rest.chars().next() {
@@ -256,6 +261,20 @@ fn first_instant_past(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `core/fuzz` found these accepted as schedules that never fire.
+    #[test]
+    fn an_empty_item_in_a_list_is_refused_naming_the_field() {
+        for (expression, field) in
+            [("* ,, * * *", "hour"), ("*    ,,     * * *", "hour"), ("1,,2 * * * *", "minute")]
+        {
+            let error = Schedule::parse(expression, None).unwrap_err();
+            assert_eq!(error.field, "trigger.config.expression");
+            assert!(error.message.contains(&format!("the {field} field")), "{expression}: {}", error.message);
+            assert!(error.message.contains("empty item"), "{}", error.message);
+        }
+        assert!(Schedule::parse("1,2 * * * *", None).is_ok());
+    }
 
     /// Unix ms of a UTC time.
     fn utc(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> u64 {

@@ -200,6 +200,18 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_string_repetition_is_refused_before_it_is_built() {
+        // Fuel counts instructions, not bytes: one `*` could allocate gigabytes.
+        for template in ["{{ 'x' * 100000000000 }}", "{{ ('ab' * 500000000) | length }}"] {
+            let error = render(json!({ "big": template })).unwrap_err();
+            assert!(
+                error.contains("config field `big`") && error.contains("too large"),
+                "{template}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn a_template_error_names_the_field_and_the_expression() {
         let e = render(json!({ "body": { "id": "{{ event.n | nosuchfilter }}" } })).unwrap_err();
         assert!(
