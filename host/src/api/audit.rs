@@ -20,9 +20,6 @@ use super::error::ApiError;
 use crate::store::audit;
 use crate::store::ids::{iso, now_ms};
 
-/// Largest response body read back for the target of a creation, bytes.
-const MAX_READ_BACK: usize = 64 * 1024;
-
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/audit", get(list))
@@ -95,7 +92,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     }
     let (response, target, detail) = if in_body {
         let (parts, body) = response.into_parts();
-        match to_bytes(body, MAX_READ_BACK).await {
+        // The handler's own JSON, already in memory: read whole, so that a
+        // large created workflow comes back whole too.
+        match to_bytes(body, usize::MAX).await {
             Ok(bytes) => {
                 let (target, detail) = target_in_body(&bytes);
                 (Response::from_parts(parts, Body::from(bytes)), target, detail)

@@ -17,8 +17,34 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Body(bytes) = Body::from_request(req, state).await?;
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
         parse(&bytes).map(Json)
+    }
+}
+
+/// A raw body that says it is JSON (or says nothing): 415 for another
+/// content type, so that a form or text is never read as JSON by accident.
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declared =
+            req.headers().get(axum::http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
+        // Read first: an answer with the body unread drops a keep-alive connection.
+        let Body(bytes) = Body::from_request(req, state).await?;
+        if let Some(declared) = declared {
+            let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    format!("content-type `{declared}`: send the body as application/json"),
+                ));
+            }
+        }
+        Ok(JsonBytes(bytes))
     }
 }
 

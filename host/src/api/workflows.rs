@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::json::{Body, parse};
+use super::json::{JsonBytes, parse};
 use super::page::{Page, Paged, status_filter};
 use crate::engine::EngineError;
 use crate::engine::definition::{Trigger, WorkflowSpec};
@@ -180,7 +180,7 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    Body(body): Body,
+    JsonBytes(body): JsonBytes,
 ) -> Result<(StatusCode, impl axum::response::IntoResponse), ApiError> {
     let spec = parse_spec(&body)?;
     let row = state.engine.create_workflow(&spec).await.map_err(lifecycle_error)?;
@@ -204,7 +204,7 @@ async fn edit(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Body(body): Body,
+    JsonBytes(body): JsonBytes,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let expected = if_match(&headers)?;
     let spec = parse_spec(&body)?;
@@ -288,7 +288,7 @@ async fn trigger(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    Body(body): Body,
+    JsonBytes(body): JsonBytes,
 ) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     let wait = match query.get("wait") {
