@@ -4,12 +4,15 @@
 //! tiered host answers the install on quick code; the benchmark also waits
 //! for optimised code to take over.
 //!
+//! Installs compile in a child process, as `weft serve` does.
+//!
 //! `cargo bench -p weft --bench install`
 
 use std::time::{Duration, Instant};
 
 use weft::engine::plugins;
-use weft::runtime::{CodeTier, Compiler, LimitOverrides, Runtime, RuntimeConfig, builtin};
+use weft::runtime::isolate::{DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
+use weft::runtime::{CodeTier, CompileIsolation, Compiler, LimitOverrides, Runtime, RuntimeConfig, builtin};
 use weft::store::Store;
 
 fn component(name: &str) -> Vec<u8> {
@@ -26,6 +29,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Compiles out of the process through the `weft` binary, as `weft serve` does.
+fn isolation() -> Option<CompileIsolation> {
+    Some(CompileIsolation {
+        program: env!("CARGO_BIN_EXE_weft").into(),
+        timeout: DEFAULT_TIMEOUT,
+        memory_bytes: DEFAULT_MEMORY_BYTES,
+    })
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test --benches` builds this; only `cargo bench` runs it
@@ -40,8 +52,12 @@ fn main() {
                 let dir = tempfile::tempdir().unwrap();
                 let store =
                     Store::open(&format!("sqlite://{}", dir.path().join("weft.db").display()), Default::default()).await.unwrap();
-                let config =
-                    RuntimeConfig { cache_dir: Some(dir.path().join("cache")), compiler, ..RuntimeConfig::default() };
+                let config = RuntimeConfig {
+                    cache_dir: Some(dir.path().join("cache")),
+                    compiler,
+                    isolation: isolation(),
+                    ..RuntimeConfig::default()
+                };
                 let runtime = Runtime::new(config).unwrap();
                 let start = Instant::now();
                 let plugin = plugins::install(&store, &runtime, &big, &[], LimitOverrides::default()).await.unwrap().0;
@@ -68,6 +84,7 @@ fn main() {
         let config = RuntimeConfig {
             cache_dir: Some(dir.path().join("cache")),
             compiler: Compiler::Tiered,
+            isolation: isolation(),
             ..RuntimeConfig::default()
         };
         {

@@ -37,6 +37,17 @@ pub enum Mode {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Request/response through an inbound webhook: each request is a
+    /// bearer-verified `POST /hooks/<id>` answered `when-done` with the run's
+    /// `vars.response`, after the same 3 pure steps.
+    Hook {
+        /// Requests to measure (after 200 warm-up requests).
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        /// Requests in flight at once (closed loop).
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
     /// Many runs asleep at once.
     Waiting {
         /// Runs to put to sleep.
@@ -96,6 +107,7 @@ pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow:
     });
     match args.mode {
         Mode::Runs { runs, concurrency, rate } => bench_runs(client, runs, concurrency, rate).await,
+        Mode::Hook { requests, concurrency } => bench_hook(client, requests, concurrency).await,
         Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
     }
 }
@@ -171,6 +183,74 @@ async fn bench_runs(
     println!("trigger-to-completed: {}", percentiles(&latencies));
     if failed > 0 {
         bail!("{failed} runs did not complete");
+    }
+    Ok(())
+}
+
+async fn bench_hook(client: Arc<Client>, requests: usize, concurrency: usize) -> anyhow::Result<()> {
+    let secret = format!("bench-{}", hex::encode(rand::random::<[u8; 16]>()));
+    let (status, body) = client
+        .call(reqwest::Method::PUT, "/api/secrets/BENCH_HOOK", Some(json!({ "value": secret })))
+        .await?;
+    if status != 200 && status != 201 {
+        bail!("setting the bench secret: HTTP {status}: {body}");
+    }
+    let mut definition = pure_workflow();
+    definition["name"] = json!("bench: request/response through a webhook");
+    definition["trigger"] = json!({ "type": "webhook", "config": {
+        "verify": { "type": "bearer", "secret": "{{ secrets.BENCH_HOOK }}" },
+        "respond": "when-done", "ratePerSecond": 1_000_000 } });
+    // A hook's event is the request: its JSON body is `event.body`.
+    definition["steps"][0]["config"]["set"]["n"] = json!("{{ event.body.n }}");
+    definition["steps"]
+        .as_array_mut()
+        .context("bench steps")?
+        .push(json!({ "id": "answer", "type": "update-field", "config": { "set": {
+            "response": { "status": 200, "body": { "n": "{{ vars.n }}", "seen": "{{ vars.seen }}" } } } } }));
+    let wf = client.workflow(definition).await?;
+    let (_, shown) = client.call(reqwest::Method::GET, &format!("/api/workflows/{wf}"), None).await?;
+    let url = Arc::new(format!("{}{}", client.server, shown["hook"]["path"].as_str().context("hook path")?));
+    let secret = Arc::new(secret);
+    let one = {
+        let client = client.clone();
+        move |n: usize| {
+            let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+            async move {
+                let start = Instant::now();
+                let sent = client
+                    .http
+                    .post(url.as_str())
+                    .bearer_auth(secret.as_str())
+                    .json(&json!({ "n": n }))
+                    .send();
+                let ok = match sent.await {
+                    Ok(resp) if resp.status() == 200 => {
+                        resp.json::<Value>().await.is_ok_and(|b| b["n"] == json!(n))
+                    }
+                    _ => false,
+                };
+                (start.elapsed(), ok)
+            }
+        }
+    };
+    closed_loop(200, concurrency, one.clone()).await;
+    let started = Instant::now();
+    let results = closed_loop(requests, concurrency, one).await;
+    let elapsed = started.elapsed();
+    let failed = results.iter().filter(|(_, ok)| !ok).count();
+    let mut latencies: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+    latencies.sort();
+    println!(
+        "webhook requests: {requests} (closed loop, {concurrency} in flight), {failed} not answered 200"
+    );
+    println!(
+        "throughput: {:.0} requests/s over {:.2} s",
+        requests as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!("request-to-answer: {}", percentiles(&latencies));
+    if failed > 0 {
+        bail!("{failed} requests were not answered 200 with their run's result");
     }
     Ok(())
 }
