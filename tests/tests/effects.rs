@@ -500,15 +500,33 @@ async fn contact_created_runs_email_wait_webhook_update_and_notification_end_to_
 
     // No secret anywhere: run logs, API responses, stdout, stderr.
     let mut outputs = vec![run.to_string()];
-    for path in [
+    let mut paths: Vec<String> = [
         "/api/workflow-runs",
         "/api/workflows",
+        "/api/workflow-stats",
         "/api/notifications",
         "/api/plugins",
+        "/api/plugins/webhook",
+        "/api/step-types",
         "/api/email-templates",
-        "/health",
-    ] {
-        outputs.push(host.get(path).await.1.to_string());
+        "/api/email-templates/welcome",
+        "/api/tokens",
+        "/api/secrets",
+        "/api/audit",
+        "/api/health",
+        "/healthz",
+    ]
+    .map(str::to_owned)
+    .into();
+    paths.push(format!("/api/workflows/{wf}"));
+    paths.push(format!("/api/workflow-runs/{run_id}"));
+    for log in run["logs"].as_array().into_iter().flatten() {
+        paths.push(format!("/api/workflow-runs/{run_id}/logs/{}", log["id"].as_str().unwrap()));
+    }
+    for path in &paths {
+        let (status, body) = host.get(path).await;
+        assert_eq!(status, 200, "{path} is a real endpoint: {body}");
+        outputs.push(body.to_string());
     }
     outputs.extend(host.stdout());
     outputs.extend(host.stderr());

@@ -11,6 +11,8 @@ import { RunsPage } from './pages/Runs';
 import { PluginsPage } from './pages/Plugins';
 import { TemplatesPage, TemplatePage } from './pages/EmailTemplates';
 import { TokensPage } from './pages/Tokens';
+import { SecretsPage } from './pages/Secrets';
+import { AuditPage } from './pages/Audit';
 import { NEEDS, includes, useWho } from './api/roles';
 
 const Editor = lazy(() => import('./editor/Editor'));
@@ -48,6 +50,16 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
             {who && includes(who.role, NEEDS.listTokens) && (
               <li>
                 <NavLink to="/tokens">Tokens</NavLink>
+              </li>
+            )}
+            {who && includes(who.role, NEEDS.listSecrets) && (
+              <li>
+                <NavLink to="/secrets">Secrets</NavLink>
+              </li>
+            )}
+            {who && includes(who.role, NEEDS.listAudit) && (
+              <li>
+                <NavLink to="/audit">Audit log</NavLink>
               </li>
             )}
           </ul>
@@ -127,6 +139,8 @@ function Routed() {
         <Route path="email-templates/new" element={<TemplatePage />} />
         <Route path="email-templates/:slug" element={<TemplatePage />} />
         <Route path="tokens" element={<TokensPage />} />
+        <Route path="secrets" element={<SecretsPage />} />
+        <Route path="audit" element={<AuditPage />} />
         <Route
           path="*"
           element={

@@ -3,7 +3,10 @@
 import { get, request, send } from './client';
 import { isRole, type Role, type Who } from './roles';
 import type {
+  AuditPage,
   Definition,
+  SecretList,
+  SecretView,
   EmailTemplate,
   Json,
   LogView,
@@ -114,4 +117,16 @@ export const tokens = {
   list: () => get<{ data: TokenView[] }>('/api/tokens').then((r) => r.data),
   create: (t: { name: string; role: Role; expiresAt?: string }) => send<CreatedToken>('POST', '/api/tokens', t),
   revoke: (id: string) => send<void>('DELETE', `/api/tokens/${enc(id)}`),
+};
+
+export const secrets = {
+  list: () => get<SecretList>('/api/secrets'),
+  /** Creates or replaces; the value is sent, never read back. */
+  set: (name: string, value: string, allowedHosts: string[]) =>
+    send<SecretView>('PUT', `/api/secrets/${enc(name)}`, { value, allowedHosts }),
+  remove: (name: string) => send<void>('DELETE', `/api/secrets/${enc(name)}`),
+};
+
+export const audit = {
+  list: (q: { action?: string; before?: number; limit?: number } = {}) => get<AuditPage>('/api/audit', q),
 };

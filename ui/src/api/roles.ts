@@ -17,13 +17,16 @@ export function includes(role: Role | null, need: Role): boolean {
   return role !== null && ROLES.indexOf(role) >= ROLES.indexOf(need);
 }
 
+/** Reads only an admin may make: they list credentials or who did what. */
+const ADMIN_READS = new Set(['/api/tokens', '/api/secrets', '/api/audit']);
+
 /**
  * The role a request needs, by method and route pattern (`{id}` and `{slug}`
  * as in the host). A write missing from the table needs `admin`.
  */
 export function requiredRole(method: string, route: string): Role {
   const reads = method === 'GET' || method === 'HEAD';
-  if (reads) return route === '/api/tokens' ? 'admin' : 'viewer';
+  if (reads) return ADMIN_READS.has(route) ? 'admin' : 'viewer';
   switch (route) {
     // A computation that stores nothing and costs little.
     case '/api/cron/preview':
@@ -68,6 +71,10 @@ export const NEEDS = {
   listTokens: requiredRole('GET', '/api/tokens'),
   createToken: requiredRole('POST', '/api/tokens'),
   revokeToken: requiredRole('DELETE', '/api/tokens/{id}'),
+  listSecrets: requiredRole('GET', '/api/secrets'),
+  setSecret: requiredRole('PUT', '/api/secrets/{name}'),
+  removeSecret: requiredRole('DELETE', '/api/secrets/{name}'),
+  listAudit: requiredRole('GET', '/api/audit'),
 } as const satisfies Record<string, Role>;
 
 export interface Who {

@@ -17,7 +17,26 @@ export interface Paged<T> {
   total: number;
 }
 
-export type TriggerType = 'manual' | 'event' | 'cron';
+export type TriggerType = 'manual' | 'event' | 'cron' | 'webhook';
+
+export type VerifyType = 'standard-webhooks' | 'hmac-sha256' | 'bearer' | 'none';
+export const VERIFY_TYPES: VerifyType[] = ['standard-webhooks', 'hmac-sha256', 'bearer', 'none'];
+export type Respond = 'accepted' | 'when-done';
+
+/** A webhook trigger's config (core/src/definition.rs `WebhookTrigger`). */
+export interface WebhookConfig {
+  verify: { type: VerifyType; secret?: string; header?: string; toleranceSeconds?: number };
+  respond?: Respond;
+  timeoutMs?: number;
+  ratePerSecond?: number;
+}
+
+/** Where a saved webhook workflow listens, and how (server-owned). */
+export interface HookView {
+  path: string;
+  verify: VerifyType | null;
+  respond: Respond;
+}
 
 export interface Trigger {
   type: TriggerType;
@@ -84,6 +103,7 @@ export interface WorkflowView extends Definition {
   nextFireAt?: string;
   cronError?: string;
   lastRun?: LastRun | null;
+  hook?: HookView;
 }
 
 export interface LogView {
@@ -220,3 +240,60 @@ export interface TokenView {
 export interface CreatedToken extends TokenView {
   token: string;
 }
+
+/** A workflow that names a secret. */
+export interface SecretUse {
+  id: string;
+  name: string;
+}
+
+/** A secret as listed: never its value. */
+export interface SecretView {
+  name: string;
+  allowedHosts: string[];
+  createdAt: string;
+  updatedAt: string;
+  usedBy: SecretUse[];
+}
+
+export interface SecretList {
+  data: SecretView[];
+  keyFingerprint: string;
+}
+
+/** One entry of the audit log. */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  role: string;
+  action: string;
+  target: string;
+  detail: Json | null;
+}
+
+export interface AuditPage {
+  data: AuditEntry[];
+  /** The `before` of the next (older) page; null on the last one. */
+  next: number | null;
+}
+
+/** The actions the host records (host/src/api/audit.rs `action_of`). */
+export const AUDIT_ACTIONS = [
+  'workflow.created',
+  'workflow.edited',
+  'workflow.activated',
+  'workflow.paused',
+  'workflow.archived',
+  'run.cancelled',
+  'run.retried',
+  'plugin.installed',
+  'plugin.removed',
+  'email-template.created',
+  'email-template.edited',
+  'email-template.removed',
+  'token.created',
+  'token.revoked',
+  'secret.set',
+  'secret.removed',
+] as const;

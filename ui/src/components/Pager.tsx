@@ -26,3 +26,33 @@ export function Pager({
     </nav>
   );
 }
+
+/**
+ * Paging by a cursor, for a list newest first that has no page numbers: the
+ * newest entries, or those older than the last one shown.
+ */
+export function CursorPager({
+  label,
+  atNewest,
+  next,
+  onNewest,
+  onOlder,
+}: {
+  label: string;
+  atNewest: boolean;
+  /** The cursor of the older entries; null when there are none. */
+  next: number | null;
+  onNewest: () => void;
+  onOlder: (before: number) => void;
+}) {
+  return (
+    <nav className="pager" aria-label={label}>
+      <button type="button" onClick={onNewest} disabled={atNewest}>
+        Newest
+      </button>
+      <button type="button" onClick={() => next !== null && onOlder(next)} disabled={next === null}>
+        Older
+      </button>
+    </nav>
+  );
+}

@@ -30,5 +30,6 @@ export function triggerLabel(t: { type: string; config?: unknown }): string {
   const c = (t.config ?? {}) as Record<string, unknown>;
   if (t.type === 'event') return `event ${String(c.event ?? '')}`;
   if (t.type === 'cron') return `cron ${String(c.expression ?? '')}${c.timezone ? ` (${String(c.timezone)})` : ''}`;
+  if (t.type === 'webhook') return `webhook (${String((c.verify as { type?: unknown } | undefined)?.type ?? '?')})`;
   return 'manual';
 }

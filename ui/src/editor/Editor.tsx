@@ -16,6 +16,7 @@ import { Inspector } from './Inspector';
 import { Palette } from './Palette';
 import { ConflictDialog } from './ConflictDialog';
 import { RunDialog } from './RunDialog';
+import { HookPanel } from './HookPanel';
 import { tidy } from './tidy';
 
 const TextView = lazy(() => import('./TextView'));
@@ -265,6 +266,7 @@ export default function Editor() {
           {meta.id && <RoleNote need={NEEDS.triggerRun} id="editor-run-note" />}
         </div>
       </header>
+      <HookPanel />
       {notice && (
         <p className={`notice ${notice.kind === 'error' ? 'is-error' : 'is-ok'}`} role={notice.kind === 'error' ? 'alert' : 'status'}>
           {notice.text}

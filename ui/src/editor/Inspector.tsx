@@ -19,19 +19,9 @@ import {
   updateStep,
 } from './model';
 import StepForm from './StepForm';
-
-function FieldErrors({ errors }: { errors: FieldError[] }) {
-  if (!errors.length) return null;
-  return (
-    <div role="alert">
-      <ul className="field-errors">
-        {errors.map((e, i) => (
-          <li key={i}>{e.message}</li>
-        ))}
-      </ul>
-    </div>
-  );
-}
+import { WebhookFields } from './WebhookFields';
+import { asJson, newWebhookTrigger, webhookConfig } from './webhook';
+import { FieldErrors } from './FieldErrors';
 
 export function Inspector() {
   const selection = useEditor((s) => s.selection);
@@ -406,13 +396,16 @@ function TriggerInspector() {
                 ? { type }
                 : type === 'event'
                   ? { type, config: { event: '' } }
-                  : { type, config: { expression: '0 9 * * *' } },
+                  : type === 'webhook'
+                    ? newWebhookTrigger()
+                    : { type, config: { expression: '0 9 * * *' } },
             );
           }}
         >
           <option value="manual">manual (Run now, or the API)</option>
           <option value="event">event</option>
           <option value="cron">cron schedule</option>
+          <option value="webhook">webhook (a request to its own URL)</option>
         </select>
       </div>
       <FieldErrors errors={errors.filter((e) => e.field === 'trigger' || e.field === 'trigger.type')} />
@@ -427,6 +420,13 @@ function TriggerInspector() {
           />
           <FieldErrors errors={onField('event')} />
         </div>
+      )}
+      {t.type === 'webhook' && (
+        <WebhookFields
+          config={webhookConfig(t)}
+          errors={errors.filter((e) => e.field.startsWith('trigger.config'))}
+          onChange={(c, key) => setTrigger({ type: 'webhook', config: asJson(c) }, key)}
+        />
       )}
       {t.type === 'cron' && (
         <>

@@ -154,7 +154,9 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
         ? String((t.config as { event?: string } | null)?.event ?? '')
         : t.type === 'cron'
           ? String((t.config as { expression?: string } | null)?.expression ?? '')
-          : 'run by hand or by API';
+          : t.type === 'webhook'
+            ? `request verified by ${String((t.config as { verify?: { type?: string } } | null)?.verify?.type ?? '?')}`
+            : 'run by hand or by API';
     terminal(TRIGGER_NODE, `Trigger: ${t.type}`, triggerDetail, { x: 0, y: 0 });
 
     const addNode = (s: Step, position: Position, parentId: string | undefined, absolute: Position) => {

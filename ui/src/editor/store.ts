@@ -2,7 +2,7 @@
 // The canvas, the forms and the JSON/YAML views are all views of `def`.
 
 import { create } from 'zustand';
-import type { Definition, FieldError, StepTypeView, WorkflowStatus, WorkflowView } from '../api/types';
+import type { Definition, FieldError, HookView, StepTypeView, WorkflowStatus, WorkflowView } from '../api/types';
 import { definitionOf, emptyDefinition, stable } from './model';
 
 const HISTORY = 200;
@@ -12,6 +12,8 @@ export interface Meta {
   id: string | null;
   version: number | null;
   status: WorkflowStatus | null;
+  /** Where the saved workflow listens, when its trigger is a webhook. */
+  hook: HookView | null;
 }
 
 export type Selection = { kind: 'step'; id: string } | { kind: 'trigger' } | { kind: 'workflow' } | null;
@@ -51,7 +53,7 @@ interface EditorState {
 
 export const useEditor = create<EditorState>()((set, get) => ({
   def: emptyDefinition(),
-  meta: { id: null, version: null, status: null },
+  meta: { id: null, version: null, status: null, hook: null },
   saved: stable(emptyDefinition()),
   past: [],
   future: [],
@@ -67,7 +69,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
     const def = view ? definitionOf(view) : emptyDefinition();
     set({
       def,
-      meta: view ? { id: view.id, version: view.version, status: view.status } : { id: null, version: null, status: null },
+      meta: view ? metaOf(view, get().meta) : { id: null, version: null, status: null, hook: null },
       saved: view ? stable(def) : '',
       past: [],
       future: [],
@@ -79,7 +81,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
 
   markSaved: (view) =>
     set((s) => ({
-      meta: { id: view.id, version: view.version, status: view.status },
+      meta: metaOf(view),
       saved: stable(s.def),
       serverErrors: [],
     })),
@@ -124,6 +126,13 @@ export const useEditor = create<EditorState>()((set, get) => ({
   setStepTypes: (stepTypes) => set({ stepTypes }),
   setStatus: (status) => set((s) => ({ meta: { ...s.meta, status } })),
 }));
+
+/** A hook's path never changes: a view without it (a 409's `current`) keeps the one known. */
+function metaOf(view: WorkflowView, known?: Meta): Meta {
+  const keep = known?.id === view.id && view.trigger?.type === 'webhook';
+  const hook = view.hook ?? (keep ? known.hook : null);
+  return { id: view.id, version: view.version, status: view.status, hook };
+}
 
 const stableOf = new WeakMap<Definition, string>();
 

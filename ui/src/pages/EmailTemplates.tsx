@@ -5,7 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { emailTemplates as api } from '../api/api';
 import { ApiError, messageOf } from '../api/client';
 import type { EmailTemplate, FieldError, Json, RenderedEmail } from '../api/types';
-import { ConfirmDialog } from './Plugins';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { RoleButton, RoleLink, RoleNote } from '../components/RoleButton';
 import { NEEDS } from '../api/roles';
 import { Notices } from '../components/Notices';

@@ -3,22 +3,32 @@
 
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { tokens as tokensApi } from '../api/api';
-import { ApiError, messageOf } from '../api/client';
-import { NEEDS, ROLES, useCan, type Role } from '../api/roles';
-import type { CreatedToken, FieldError, TokenView } from '../api/types';
+import { messageOf } from '../api/client';
+import { NEEDS, ROLES, type Role } from '../api/roles';
+import type { CreatedToken, TokenView } from '../api/types';
 import { formatTime } from '../components/Status';
-import { ConfirmDialog } from './Plugins';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Notices } from '../components/Notices';
+import { NeedsRole } from '../components/NeedsRole';
+import { ListTable } from '../components/ListTable';
+import { FieldErrorList, useFieldErrors } from '../components/FieldErrors';
 
 const ROLE_HELP: Record<Role, string> = {
   viewer: 'reads everything',
   operator: 'viewer, and runs, cancels and retries workflows',
   editor: 'operator, and edits workflows and email templates',
-  admin: 'everything, with plugins and tokens',
+  admin: 'everything, with plugins, tokens, secrets and the audit log',
 };
 
 export function TokensPage() {
-  const { allowed, role } = useCan(NEEDS.listTokens);
+  return (
+    <NeedsRole need={NEEDS.listTokens} title="Tokens">
+      <Tokens />
+    </NeedsRole>
+  );
+}
+
+function Tokens() {
   const [list, setList] = useState<TokenView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -34,20 +44,7 @@ export function TokensPage() {
       })
       .catch((e) => setError(messageOf(e)));
   }, []);
-  useEffect(() => {
-    if (allowed) load();
-  }, [allowed, load]);
-
-  if (!allowed) {
-    return (
-      <section aria-labelledby="tokens-title">
-        <h1 id="tokens-title">Tokens</h1>
-        <p className="notice is-error" role="alert">
-          Needs the {NEEDS.listTokens} role{role ? ` (you are ${role})` : ''}.
-        </p>
-      </section>
-    );
-  }
+  useEffect(load, [load]);
 
   return (
     <div>
@@ -83,45 +80,30 @@ export function TokensPage() {
       )}
       <section aria-labelledby="tokens-list-title">
         <h2 id="tokens-list-title">Tokens</h2>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Actions</th>
+        <ListTable
+          columns={['Name', 'Role', 'Created', 'Last used', 'Expires', 'Actions']}
+          rows={list}
+          empty="No tokens yet (the host's admin token is not listed)."
+        >
+          {(t) => (
+            <tr key={t.id}>
+              <td>
+                <strong>{t.name}</strong>
+              </td>
+              <td>
+                <span className="badge">{t.role}</span>
+              </td>
+              <td>{formatTime(t.createdAt)}</td>
+              <td>{t.lastUsedAt ? formatTime(t.lastUsedAt) : 'never'}</td>
+              <td>{t.expiresAt ? formatTime(t.expiresAt) : 'never'}</td>
+              <td>
+                <button type="button" className="danger" onClick={() => setConfirm(t)}>
+                  Revoke {t.name}
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {list?.map((t) => (
-              <tr key={t.id}>
-                <td>
-                  <strong>{t.name}</strong>
-                </td>
-                <td>
-                  <span className="badge">{t.role}</span>
-                </td>
-                <td>{formatTime(t.createdAt)}</td>
-                <td>{t.lastUsedAt ? formatTime(t.lastUsedAt) : 'never'}</td>
-                <td>{t.expiresAt ? formatTime(t.expiresAt) : 'never'}</td>
-                <td>
-                  <button type="button" className="danger" onClick={() => setConfirm(t)}>
-                    Revoke {t.name}
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {list && list.length === 0 && (
-              <tr>
-                <td colSpan={6} className="hint">
-                  No tokens yet (the host's admin token is not listed).
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+          )}
+        </ListTable>
       </section>
       {confirm && (
         <ConfirmDialog
@@ -146,19 +128,19 @@ function CreateForm({ onCreated }: { onCreated: (t: CreatedToken) => void }) {
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const [expires, setExpires] = useState('');
-  const [errors, setErrors] = useState<FieldError[]>([]);
+  const fields = useFieldErrors();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setErrors([]);
+    fields.set([]);
     setError(null);
     let expiresAt: string | undefined;
     if (expires) {
       const d = new Date(expires);
       if (Number.isNaN(d.getTime())) {
-        setErrors([{ field: 'expiresAt', message: 'not a date and time' }]);
+        fields.set([{ field: 'expiresAt', message: 'not a date and time' }]);
         return;
       }
       expiresAt = d.toISOString();
@@ -170,22 +152,12 @@ function CreateForm({ onCreated }: { onCreated: (t: CreatedToken) => void }) {
       setExpires('');
       onCreated(t);
     } catch (err) {
-      if (err instanceof ApiError && Array.isArray(err.details)) setErrors(err.details as FieldError[]);
+      fields.take(err);
       setError(messageOf(err));
     } finally {
       setBusy(false);
     }
   };
-  const fieldErrors = (f: string) => errors.filter((e) => e.field === f);
-  const errorsOf = (f: string, id: string) =>
-    fieldErrors(f).length ? (
-      <ul className="field-errors" id={id}>
-        {fieldErrors(f).map((e, i) => (
-          <li key={i}>{e.message}</li>
-        ))}
-      </ul>
-    ) : null;
-
   return (
     <section aria-labelledby="create-token-title" className="card">
       <h2 id="create-token-title">Create a token</h2>
@@ -197,11 +169,10 @@ function CreateForm({ onCreated }: { onCreated: (t: CreatedToken) => void }) {
               id="token-name"
               value={name}
               required
-              aria-invalid={fieldErrors('name').length > 0 || undefined}
-              aria-describedby={fieldErrors('name').length ? 'token-name-errors' : undefined}
+              {...fields.aria('name', 'token-name-errors')}
               onChange={(e) => setName(e.target.value)}
             />
-            {errorsOf('name', 'token-name-errors')}
+            <FieldErrorList state={fields} field="name" id="token-name-errors" />
           </div>
           <div className="field">
             <label htmlFor="token-role">Role</label>
@@ -220,7 +191,7 @@ function CreateForm({ onCreated }: { onCreated: (t: CreatedToken) => void }) {
             <p className="hint" id="token-role-help">
               {role}: {ROLE_HELP[role]}.
             </p>
-            {errorsOf('role', 'token-role-errors')}
+            <FieldErrorList state={fields} field="role" id="token-role-errors" />
           </div>
           <div className="field">
             <label htmlFor="token-expires">Expires (optional)</label>
@@ -228,13 +199,13 @@ function CreateForm({ onCreated }: { onCreated: (t: CreatedToken) => void }) {
               id="token-expires"
               type="datetime-local"
               value={expires}
-              aria-describedby={`token-expires-help${fieldErrors('expiresAt').length ? ' token-expires-errors' : ''}`}
+              {...fields.aria('expiresAt', 'token-expires-errors', 'token-expires-help')}
               onChange={(e) => setExpires(e.target.value)}
             />
             <p className="hint" id="token-expires-help">
               Local time; empty: never expires.
             </p>
-            {errorsOf('expiresAt', 'token-expires-errors')}
+            <FieldErrorList state={fields} field="expiresAt" id="token-expires-errors" />
           </div>
         </div>
         {error && (
