@@ -72,8 +72,11 @@ pub async fn install(
     {
         return Ok((plugin, false));
     }
-    let _slot =
-        runtime.compile_queue().enter().await.ok_or(InstallError::Busy(runtime.compile_queue().len()))?;
+    let _slot = runtime
+        .compile_queue()
+        .enter()
+        .await
+        .ok_or(InstallError::Busy(runtime.compile_queue().capacity()))?;
     let plugin = runtime.load(bytes, Some(parsed), limits).await?;
     let info = plugin.info();
     if runtime.registry().is_builtin(&info.name) {

@@ -232,7 +232,7 @@ impl CompileQueue {
     }
 
     /// How many installs may wait.
-    pub fn len(&self) -> usize {
+    pub fn capacity(&self) -> usize {
         self.queue
     }
 
