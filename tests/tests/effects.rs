@@ -503,7 +503,7 @@ async fn contact_created_runs_email_wait_webhook_update_and_notification_end_to_
     let mut paths: Vec<String> = [
         "/api/workflow-runs",
         "/api/workflows",
-        "/api/workflow-stats",
+        "/api/workflow-stats?since=2000-01-01T00:00:00Z",
         "/api/notifications",
         "/api/plugins",
         "/api/plugins/webhook",
