@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -51,7 +52,7 @@ impl CompileIsolation {
         &self,
         tier: CodeTier,
         meter_fuel: bool,
-        bytes: &[u8],
+        bytes: Bytes,
     ) -> Result<Vec<u8>, LoadError> {
         let internal =
             |what: &str, e: std::io::Error| LoadError::Internal(format!("compiler process: {what}: {e}"));
@@ -75,13 +76,13 @@ impl CompileIsolation {
         else {
             return Err(LoadError::Internal("compiler process: missing pipes".into()));
         };
-        let input = bytes.to_vec();
+        let size = bytes.len();
         let started = std::time::Instant::now();
         let run = async move {
             // Written while the output is read: neither pipe may fill up and
             // block the other side.
             let write = async move {
-                let written = stdin.write_all(&input).await;
+                let written = stdin.write_all(&bytes).await;
                 drop(stdin);
                 written
             };
@@ -106,7 +107,7 @@ impl CompileIsolation {
             read.map_err(|e| internal("read", e))?;
             tracing::info!(
                 "compiled a {} KiB component ({} code) in a child process in {} ms",
-                bytes.len() >> 10,
+                size >> 10,
                 tier.as_str(),
                 started.elapsed().as_millis()
             );

@@ -136,7 +136,7 @@ impl Tier {
                 match hit {
                     Some(component) => (component, CodeSource::Cache),
                     None => {
-                        let code = isolation.compile(tier.code, tier.meter_fuel, &bytes).await?;
+                        let code = isolation.compile(tier.code, tier.meter_fuel, bytes).await?;
                         let component = tokio::task::spawn_blocking(move || {
                             // SAFETY: `code` is what our own binary's
                             // `precompile_component` wrote for an engine with
