@@ -136,9 +136,13 @@ impl SecretScope {
             let name_len =
                 rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
             let tail = &rest[name_len..];
-            let nonce_ok = tail.len() > NONCE_HEX
-                && tail.starts_with('-')
-                && tail[1..=NONCE_HEX].bytes().all(|b| b.is_ascii_hexdigit());
+            // Bytes, not a str slice: the text is the plugin's, and byte
+            // NONCE_HEX may fall inside a multi-byte character.
+            let nonce_ok = tail.starts_with('-')
+                && tail
+                    .as_bytes()
+                    .get(1..=NONCE_HEX)
+                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
             if name_len == 0 || !nonce_ok {
                 from = start + HANDLE_PREFIX.len();
                 continue;
@@ -170,12 +174,54 @@ impl SecretScope {
         self.lock().iter().find(|e| e.name == name).and_then(|e| e.revealed.clone())
     }
 
+    /// Each revealed value with the forms the host itself may have put it in
+    /// (raw, escaped in a JSON string, percent-encoded in a form body), so an
+    /// echo of any of them is caught.
     fn values(&self) -> Vec<(String, String)> {
-        self.lock()
-            .iter()
-            .filter_map(|e| e.revealed.as_ref().map(|r| (e.name.clone(), r.value.clone())))
-            .filter(|(_, v)| !v.is_empty())
-            .collect()
+        let mut out = Vec::new();
+        for e in self.lock().iter() {
+            let Some(r) = e.revealed.as_ref().filter(|r| !r.value.is_empty()) else { continue };
+            for encoding in [BodyEncoding::Raw, BodyEncoding::Json, BodyEncoding::Form] {
+                let form = encoding.encode(&r.value);
+                if !out.iter().any(|(_, v)| *v == form) {
+                    out.push((e.name.clone(), form));
+                }
+            }
+        }
+        // Longest first, so a form containing another is replaced whole.
+        out.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        out
+    }
+
+    /// Whether this attempt revealed any value (then everything that comes
+    /// back to the plugin is redacted, whichever request it answers).
+    pub fn any_revealed(&self) -> bool {
+        self.lock().iter().any(|e| e.revealed.is_some())
+    }
+
+    /// The name of a secret whose revealed value is in `bytes` in one of the
+    /// forms [`SecretScope::redact`] knows: a plugin that learned a value
+    /// must not send it where its handle could not go.
+    pub fn revealed_in(&self, bytes: &[u8]) -> Option<String> {
+        self.values()
+            .into_iter()
+            .find(|(_, v)| bytes.windows(v.len()).any(|w| w == v.as_bytes()))
+            .map(|(name, _)| name)
+    }
+
+    /// `bytes`, cut short by a size cap, with a trailing start of a revealed
+    /// value replaced too: redaction after a cut must not leave a prefix.
+    pub fn redact_cut_tail(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let mut out = self.redact_bytes(bytes);
+        for (name, value) in self.values() {
+            let value = value.as_bytes();
+            let from = out.len().saturating_sub(value.len().saturating_sub(1));
+            if let Some(i) = (from..out.len()).find(|&i| value.starts_with(&out[i..])) {
+                out.truncate(i);
+                out.extend_from_slice(format!("[secret {name}]").as_bytes());
+            }
+        }
+        out
     }
 
     /// `text` with every value revealed in this attempt replaced by `[secret NAME]`.
@@ -334,6 +380,26 @@ mod tests {
         let mut v = serde_json::json!({ "p\"w&d": ["p\"w&d"] });
         scope.redact_json(&mut v);
         assert_eq!(v, serde_json::json!({ "[secret TOKEN]": ["[secret TOKEN]"] }));
+    }
+
+    #[test]
+    fn encoded_echoes_and_cut_prefixes_are_redacted_and_odd_text_is_no_handle() {
+        let scope = SecretScope::new();
+        scope.handle_for("TOKEN");
+        scope.remember("TOKEN", &revealed("p\"w&d", &[]));
+        assert!(scope.any_revealed());
+        assert_eq!(
+            scope.redact(r#"json: p\"w&d form: p%22w%26d"#),
+            "json: [secret TOKEN] form: [secret TOKEN]"
+        );
+        assert_eq!(scope.revealed_in(b"x=p%22w%26d").as_deref(), Some("TOKEN"));
+        assert_eq!(scope.revealed_in(b"nothing here"), None);
+        assert_eq!(scope.redact_cut_tail(b"body ends p\"w".to_vec()), b"body ends [secret TOKEN]".to_vec());
+        assert_eq!(scope.redact_cut_tail(b"body ends x".to_vec()), b"body ends x".to_vec());
+        // Handle-shaped text with a multi-byte character where the nonce
+        // should be is no handle, and no panic.
+        let odd = format!("weft-secret-A-{}\u{e9}", "a".repeat(31));
+        assert_eq!(scope.find(&odd).unwrap(), vec![]);
     }
 
     #[test]

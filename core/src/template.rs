@@ -105,7 +105,46 @@ impl Templates {
             }
             return serde_json::to_value(&value).map_err(|e| e.to_string());
         }
-        self.env.render_str(s, ctx).map(Value::String).map_err(|e| e.to_string())
+        let template = self.env.template_from_str(s).map_err(|e| e.to_string())?;
+        render_capped(&template, ctx, MAX_RENDERED_BYTES).map(Value::String)
+    }
+}
+
+/// Renders `template` with `ctx`, stopping as soon as its output passes
+/// `max` bytes (the output is not built whole first and checked after).
+pub fn render_capped<S: serde::Serialize>(
+    template: &minijinja::Template<'_, '_>,
+    ctx: S,
+    max: usize,
+) -> Result<String, String> {
+    let mut out = Capped { bytes: Vec::new(), max };
+    match template.render_to_write(ctx, &mut out) {
+        Ok(_) => String::from_utf8(out.bytes).map_err(|e| e.to_string()),
+        Err(_) if out.bytes.len() >= max => {
+            Err(format!("renders to more than the {max} bytes a template may produce"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A buffer that refuses writes past its cap.
+struct Capped {
+    bytes: Vec<u8>,
+    max: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.max {
+            self.bytes.extend_from_slice(&buf[..self.max - self.bytes.len()]);
+            return Err(std::io::Error::other("output cap"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -196,7 +235,13 @@ mod tests {
         let chunk = "x".repeat(1000);
         let e =
             render(json!({ "x": format!("{{% for a in range(2000) %}}{chunk}{{% endfor %}}") })).unwrap_err();
-        assert!(e.contains("renders to 2000000 bytes, more than the 1048576"), "{e}");
+        assert!(e.contains("renders to more than the 1048576 bytes"), "{e}");
+        // Cut off while it writes: a loop of 100 MB strings stops at the cap.
+        let e = render(
+            json!({ "x": "{% set a = 'x' * 50000000 %}{% for i in range(10000) %}{{ a }}{% endfor %}" }),
+        )
+        .unwrap_err();
+        assert!(e.contains("renders to more than the 1048576 bytes"), "{e}");
     }
 
     #[test]

@@ -156,9 +156,24 @@ fn check_trigger(trigger: &Trigger, errors: &mut Vec<ValidationError>) {
             if w.rate_per_second == Some(0) {
                 errors.push(err(None, "trigger.config.ratePerSecond", "must be at least 1"));
             }
+            if let Verify::StandardWebhooks { tolerance_seconds: Some(t), .. } = &w.verify
+                && !(1..=MAX_HOOK_TOLERANCE_S).contains(t)
+            {
+                // Deliveries are deduplicated for a day: a signature accepted
+                // for longer could be replayed after its id is forgotten.
+                errors.push(err(
+                    None,
+                    "trigger.config.verify.toleranceSeconds",
+                    format!("must be 1 to {MAX_HOOK_TOLERANCE_S} seconds, got {t}"),
+                ));
+            }
         }
     }
 }
+
+/// Widest timestamp tolerance of a Standard Webhooks signature: an hour,
+/// well inside the day for which deliveries are deduplicated.
+pub const MAX_HOOK_TOLERANCE_S: u64 = 3_600;
 
 /// Longest a `when-done` webhook answer waits for its run, ms.
 pub const MAX_HOOK_WAIT_MS: u64 = 60_000;

@@ -119,7 +119,8 @@ async fn an_inbound_webhook_starts_a_run_only_when_verified_and_answers_with_its
                 "trigger": { "type": "webhook", "config": {
                     "verify": { "type": "bearer", "secret": "{{ secrets.HOOK_TOKEN }}" }, "respond": "when-done" } },
                 "steps": [ { "id": "answer", "type": "update-field", "config": { "set": {
-                    "response": { "status": 201, "headers": { "x-order": "{{ event.body.order }}" },
+                    "response": { "status": 201, "headers": { "x-order": "{{ event.body.order }}",
+                                  "set-cookie": "weft_session=forged", "content-security-policy": "default-src *" },
                                   "body": { "got": "{{ event.body.order }}", "q": "{{ event.query.src }}" } } } } } ]
             }),
         )
@@ -154,6 +155,9 @@ async fn an_inbound_webhook_starts_a_run_only_when_verified_and_answers_with_its
     let resp = send(Some("hook-s3cret-value"), "d-1").await.unwrap();
     assert_eq!(resp.status(), 201);
     assert_eq!(resp.headers()["x-order"], "42");
+    // Shaped by the workflow, on the UI's origin: no cookie, and sandboxed.
+    assert!(resp.headers().get("set-cookie").is_none(), "{:?}", resp.headers());
+    assert_eq!(resp.headers()["content-security-policy"], "sandbox; default-src 'none'");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, json!({ "got": 42, "q": "shop" }));
 
@@ -418,7 +422,9 @@ async fn a_rotated_key_opens_every_secret_and_smtp_takes_its_password_from_the_s
     const PASSWORD: &str = "smtp-pw-5e1d7c9a";
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let mut first = Host::start_in(dir.clone(), &Options::default());
-    let (status, _) = first.put("/api/secrets/SMTP_PASS", json!({ "value": PASSWORD })).await;
+    let (status, _) = first
+        .put("/api/secrets/SMTP_PASS", json!({ "value": PASSWORD, "allowedHosts": ["127.0.0.1"] }))
+        .await;
     assert_eq!(status, 201);
     let (_, before) = first.get("/api/secrets").await;
     first.terminate();

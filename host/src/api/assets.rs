@@ -19,9 +19,12 @@ struct Ui;
 /// fonts, no inline scripts.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'";
 
-/// Headers every response of the host carries.
+/// Headers every response of the host carries. A route with a stricter
+/// policy of its own (the inbound hooks) keeps it.
 pub fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

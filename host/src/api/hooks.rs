@@ -70,8 +70,21 @@ impl Hooks {
 
 /// Routes of this resource (outside the token check).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/hooks/{hook}", any(receive))
+    Router::new().route("/hooks/{hook}", any(receive)).layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            // A workflow shapes this answer from outside input, on the web
+            // UI's origin: sandboxed, it runs no script and reaches no page
+            // of the host, so it cannot act with a signed-in user's session.
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(HOOK_CSP));
+            response
+        },
+    ))
 }
+
+/// The policy of every answer at `/hooks/...`.
+pub const HOOK_CSP: &str = "sandbox; default-src 'none'";
 
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no active workflow listens at this URL")
@@ -323,8 +336,19 @@ fn result_response(vars: &Value) -> Response {
             else {
                 continue;
             };
-            // The host owns framing and its security headers.
-            if matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+            // The host owns framing, cookies on its origin and its security
+            // headers.
+            if matches!(
+                name.as_str(),
+                "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "set-cookie"
+                    | "content-security-policy"
+                    | "x-content-type-options"
+                    | "x-frame-options"
+                    | "referrer-policy"
+            ) {
                 continue;
             }
             out.insert(name, value);

@@ -179,9 +179,10 @@ fn install_error(e: InstallError) -> ApiError {
         InstallError::Load(LoadError::Internal(e)) => ApiError::internal(e),
         InstallError::Load(e) => ApiError::invalid(format!("plugin rejected: {e}")),
         InstallError::Settings(e) => ApiError::invalid(e),
-        e @ (InstallError::Builtin(_) | InstallError::Conflict(..) | InstallError::InUse(..)) => {
-            ApiError::conflict(e.to_string())
-        }
+        e @ (InstallError::Builtin(_)
+        | InstallError::Conflict(..)
+        | InstallError::SettingsDiffer(..)
+        | InstallError::InUse(..)) => ApiError::conflict(e.to_string()),
         InstallError::NotFound(id) => ApiError::not_found("plugin", &id),
         e @ InstallError::Busy(_) => ApiError::too_many("busy", e.to_string(), 2),
         InstallError::Store(e) => ApiError::internal(e),

@@ -96,7 +96,8 @@ pub struct ServeArgs {
     /// Default sender address.
     #[arg(long, env = "WEFT_SMTP_FROM", default_value = "weft@localhost")]
     pub smtp_from: String,
-    /// Take the SMTP password from this secret of the secrets store instead.
+    /// Take the SMTP password from this secret of the secrets store instead
+    /// (read at start; its allowed hosts must include the SMTP host).
     #[arg(long, env = "WEFT_SMTP_PASSWORD_SECRET", conflicts_with = "smtp_password")]
     pub smtp_password_secret: Option<String>,
     /// The key secrets are sealed under: 32 bytes in base64 (`weft secret
@@ -159,10 +160,27 @@ async fn backends(
         default_timeout: Duration::from_millis(args.http_timeout_ms.clamp(1, 10_000)),
         ..HttpConfig::default()
     })?;
+    // Read once, at start: a new value takes a restart.
     let password = match &args.smtp_password_secret {
-        Some(name) => Some(Secret(
-            vault.reveal(name).await.map_err(|e| anyhow::anyhow!("WEFT_SMTP_PASSWORD_SECRET: {e}"))?.value,
-        )),
+        Some(name) => {
+            let revealed =
+                vault.reveal(name).await.map_err(|e| anyhow::anyhow!("WEFT_SMTP_PASSWORD_SECRET: {e}"))?;
+            // The secret's allowed hosts bind it here as everywhere.
+            if let Some(host) = &args.smtp_host
+                && !revealed.allows_host(host)
+            {
+                anyhow::bail!(
+                    "WEFT_SMTP_PASSWORD_SECRET: secret `{name}` may not be sent to the SMTP host `{host}` \
+                     (its allowed hosts: {})",
+                    if revealed.allowed_hosts.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        revealed.allowed_hosts.join(", ")
+                    }
+                );
+            }
+            Some(Secret(revealed.value))
+        }
         None => args.smtp_password.clone(),
     };
     let smtp = args.smtp_host.as_ref().map(|host| SmtpConfig {

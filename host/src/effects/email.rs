@@ -94,11 +94,16 @@ fn part_name(field: &str) -> &'static str {
     }
 }
 
+/// Most bytes one rendered part of an email may have.
+pub const MAX_PART_BYTES: usize = 1 << 20;
+
 /// Renders the parts of `row` with `data` in `env`; the error names the part.
 pub fn render(env: &Environment<'_>, row: &TemplateRow, data: &Value) -> Result<RenderedEmail, EmailError> {
     let render = |field: &str, source: &str| {
-        env.render_named_str(part_name(field), source, data)
-            .map_err(|e| fatal(format!("email template `{}`, {field}: {e}", row.slug)))
+        let fail = |e: String| fatal(format!("email template `{}`, {field}: {e}", row.slug));
+        let template =
+            env.template_from_named_str(part_name(field), source).map_err(|e| fail(e.to_string()))?;
+        weft_core::template::render_capped(&template, data, MAX_PART_BYTES).map_err(fail)
     };
     let subject = render("subject", &row.subject)?;
     // A subject is one line, whatever the data held.

@@ -213,6 +213,14 @@ impl HttpClient {
                 headers.remove(CONTENT_TYPE);
                 headers.remove(CONTENT_LENGTH);
             }
+            // A secret sent over TLS is not resent in the clear.
+            if !carried.is_empty() && url.scheme() == "https" && next.scheme() != "https" {
+                return Err(fatal(format!(
+                    "a redirect from https to `{}` would send secret `{}` unencrypted",
+                    next.scheme(),
+                    carried[0].0
+                )));
+            }
             if next.origin() != url.origin() {
                 headers.remove(AUTHORIZATION);
                 headers.remove(COOKIE);

@@ -263,7 +263,10 @@ fn redact_report(secrets: &SecretScope, report: &mut StepReport) {
             crate::runtime::Outcome::Branch { output, .. }
             | crate::runtime::Outcome::Sleep { output, .. } => secrets.redact_json(output),
         },
-        Err(failure) => failure.redact(|text| secrets.redact(text).into_owned()),
+        // Redacted, then cut: a cut first could leave the start of a value.
+        Err(failure) => failure.redact(|text| {
+            crate::runtime::cap_message(secrets.redact(text).into_owned(), crate::runtime::MAX_ERROR_BYTES)
+        }),
     }
     for line in &mut report.logs {
         line.message = secrets.redact(&line.message).into_owned();

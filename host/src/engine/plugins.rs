@@ -33,6 +33,12 @@ pub enum InstallError {
     /// The same name and version is installed with other bytes.
     #[error("plugin `{0}` is already installed with different bytes (sha256 {1}); bump the version")]
     Conflict(String, String),
+    /// The same bytes are installed with other grants or limits.
+    #[error(
+        "plugin `{0}` is already installed with these bytes and other settings (grants: {1}); uninstall it \
+         and install again to change them"
+    )]
+    SettingsDiffer(String, String),
     /// Not installed.
     #[error("plugin `{0}` is not installed")]
     NotFound(String),
@@ -70,6 +76,7 @@ pub async fn install(
         && let Some(plugin) = runtime.registry().resolve(&format!("{}@{}", row.name, row.version))
         && plugin.sha256() == sha256
     {
+        same_settings(&row, &parsed.to_strings(), &limits)?;
         return Ok((plugin, false));
     }
     let _slot = runtime
@@ -84,6 +91,7 @@ pub async fn install(
     }
     if let Some(existing) = plugins::get(store.pool(), &info.name, &info.version).await? {
         if existing.sha256 == plugin.sha256() {
+            same_settings(&existing, &parsed.to_strings(), &limits)?;
             return Ok((plugin, false));
         }
         return Err(InstallError::Conflict(plugin.id().to_owned(), existing.sha256));
@@ -104,6 +112,24 @@ pub async fn install(
     plugins::insert(store.pool(), &row, bytes).await?;
     runtime.registry().insert(plugin.clone());
     Ok((plugin, true))
+}
+
+/// A re-install of the same bytes changes nothing: with other grants or
+/// limits it is refused, not answered as if they applied.
+fn same_settings(row: &PluginRow, grants: &[String], limits: &LimitOverrides) -> Result<(), InstallError> {
+    let stored_grants: Vec<String> = serde_json::from_str(&row.granted).unwrap_or_default();
+    let stored_limits: serde_json::Value = serde_json::from_str(&row.limits).unwrap_or_default();
+    let mut asked = grants.to_vec();
+    let mut had = stored_grants.clone();
+    asked.sort();
+    had.sort();
+    if asked != had || serde_json::to_value(limits).unwrap_or_default() != stored_limits {
+        return Err(InstallError::SettingsDiffer(
+            format!("{}@{}", row.name, row.version),
+            stored_grants.join(", "),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes `name@version` unless something still needs it: a workflow that

@@ -102,13 +102,19 @@ pub enum StepFailure {
 /// with every attempt, so it is capped like the output.
 pub const MAX_ERROR_BYTES: usize = 8 * 1024;
 
-/// `message` cut at [`MAX_ERROR_BYTES`], saying how much was cut.
-pub fn cap_message(mut message: String) -> String {
-    if message.len() <= MAX_ERROR_BYTES {
+/// The first cut of a plugin's error, before secret values are redacted from
+/// it: long enough that any value starting within [`MAX_ERROR_BYTES`] is
+/// still whole (values are at most 64 KiB), so the final cut at
+/// [`MAX_ERROR_BYTES`], after redaction, cannot leave part of one.
+pub const PRE_REDACTION_ERROR_BYTES: usize = MAX_ERROR_BYTES + 64 * 1024;
+
+/// `message` cut at `max` bytes, saying how much was cut.
+pub fn cap_message(mut message: String, max: usize) -> String {
+    if message.len() <= max {
         return message;
     }
     let total = message.len();
-    let mut end = MAX_ERROR_BYTES;
+    let mut end = max;
     while !message.is_char_boundary(end) {
         end -= 1;
     }

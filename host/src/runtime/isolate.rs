@@ -10,7 +10,9 @@
 //!
 //! Installs also compile one at a time, host-wide, with a short queue: more
 //! concurrent installs than that are refused (429) instead of piling up
-//! uploads in memory.
+//! compiles. (Each upload is read, against its 64 MiB cap, before it joins
+//! the queue, so that a refusal does not leave a body unread; installing is
+//! an admin's right.)
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -65,6 +67,9 @@ impl CompileIsolation {
             .arg("--cpu-seconds")
             .arg(self.timeout.as_secs_f64().ceil().max(1.0).to_string())
             .args((!meter_fuel).then_some("--no-fuel"))
+            // The upload is untrusted: its compiler sees none of the host's
+            // settings (secret key, SMTP password, admin token).
+            .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -88,8 +93,12 @@ impl CompileIsolation {
             };
             let mut code = Vec::new();
             let mut message = Vec::new();
-            let (written, read, _) =
-                tokio::join!(write, stdout.read_to_end(&mut code), stderr.read_to_end(&mut message));
+            let (written, read, _) = tokio::join!(
+                write,
+                // No more code than the child could hold in its memory.
+                (&mut stdout).take(self.memory_bytes).read_to_end(&mut code),
+                stderr.read_to_end(&mut message)
+            );
             message.truncate(STDERR_BYTES);
             let status = child.wait().await;
             (written, read, status, code, message)

@@ -36,7 +36,7 @@ pub use capability::{
     HttpRequest, HttpResponse, KvBackend, NewNotification, NotifyBackend, RenderedEmail, Signing,
 };
 pub use engine::{CodeTier, Compiler};
-pub use error::{LoadError, StepFailure};
+pub use error::{LoadError, MAX_ERROR_BYTES, StepFailure, cap_message};
 pub use isolate::{CompileIsolation, CompileQueue};
 pub use limits::{HostLimits, LimitOverrides, Limits};
 pub use plugin::Plugin;

@@ -10,7 +10,7 @@ use wasmtime_wasi::WasiCtx;
 
 use super::bindings::{self, wit_types};
 use super::capability::Backends;
-use super::error::{StepFailure, cap_message};
+use super::error::{PRE_REDACTION_ERROR_BYTES, StepFailure, cap_message};
 use super::limits::Limits;
 use super::output::CapturedOutput;
 use super::plugin::Plugin;
@@ -127,9 +127,10 @@ pub(crate) async fn run(a: Attempt<'_>, plugin: &Plugin, input: &StepInput, limi
     let result = match called {
         Err(_elapsed) => Err(StepFailure::TimeExceeded { limit_ms: limits.time_ms }),
         Ok(Err(error)) => Err(classify_trap(&error, &store, &limits, &stderr_text)),
-        Ok(Ok(Err(e))) => {
-            Err(StepFailure::Failed { message: cap_message(e.message), retryable: e.retryable })
-        }
+        Ok(Ok(Err(e))) => Err(StepFailure::Failed {
+            message: cap_message(e.message, PRE_REDACTION_ERROR_BYTES),
+            retryable: e.retryable,
+        }),
         Ok(Ok(Ok(outcome))) => {
             let size = bindings::outcome_len(&outcome) as u64;
             if size > limits.output_bytes {
@@ -173,7 +174,9 @@ pub(crate) fn classify_trap(
         Some(Trap::Interrupt) => StepFailure::TimeExceeded { limit_ms: limits.time_ms },
         Some(Trap::StackOverflow) => StepFailure::StackOverflow,
         Some(trap) => match panic_message(stderr) {
-            Some(message) => StepFailure::Panicked { message: cap_message(message) },
+            Some(message) => {
+                StepFailure::Panicked { message: cap_message(message, PRE_REDACTION_ERROR_BYTES) }
+            }
             None => StepFailure::Trapped { message: with_stderr(&trap.to_string(), stderr) },
         },
         None => StepFailure::Trapped { message: with_stderr(&format!("{error:#}"), stderr) },

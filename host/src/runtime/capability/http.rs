@@ -43,15 +43,22 @@ impl Host for StepState {
         let started = Instant::now();
         let mut result = backend.send(&self.caller, req, &carried).await;
         let ms = started.elapsed().as_millis();
-        // What comes back may echo a value (a receiver reflecting a header):
-        // the plugin gets it redacted.
+        // What comes back may echo a value (a receiver reflecting a header,
+        // now or on a later request): once the attempt revealed any value,
+        // everything the plugin gets back is redacted.
         match &mut result {
             Ok(r) => {
-                if !carried.is_empty() {
+                if self.secrets.any_revealed() {
+                    let cut = r.headers.iter().any(|(n, _)| n == crate::effects::http::TRUNCATED_HEADER);
                     for (_, value) in &mut r.headers {
                         *value = self.secrets.redact(value).into_owned();
                     }
-                    r.body = self.secrets.redact_bytes(std::mem::take(&mut r.body));
+                    let body = std::mem::take(&mut r.body);
+                    r.body = if cut {
+                        self.secrets.redact_cut_tail(body)
+                    } else {
+                        self.secrets.redact_bytes(body)
+                    };
                 }
                 self.host_log(
                     LogLevel::Info,
@@ -78,6 +85,14 @@ impl StepState {
         host: &str,
     ) -> Result<Vec<(String, Revealed)>, String> {
         let scope = self.secrets.clone();
+        // A value the plugin learned (it should never see one) goes nowhere.
+        let plain = std::iter::once(req.url.as_bytes())
+            .chain(req.headers.iter().map(|(_, v)| v.as_bytes()))
+            .chain(req.body.as_deref())
+            .find_map(|text| scope.revealed_in(text));
+        if let Some(name) = plain {
+            return Err(format!("the request holds the value of secret `{name}`; send its handle instead"));
+        }
         if let Some(found) = scope.find(&req.url)?.first() {
             return Err(format!(
                 "secret `{}` is in the URL; a secret may go in a header or the body, not the URL",
