@@ -9,7 +9,7 @@ use weft::runtime::{
     Backends, CodeSource, CodeTier, Compiler, Grants, LimitOverrides, Limits, LoadError, Outcome, Plugin,
     Runtime, RuntimeConfig, StepFailure, StepInput, builtin,
 };
-use weft::store::{SqliteKv, Store};
+use weft::store::{StoreKv, Store};
 
 const NOW: u64 = 1_764_000_000_000;
 
@@ -362,7 +362,7 @@ async fn granted_kv_is_durable_and_namespaced_per_plugin() {
     for (round, before) in [(1, Value::Null), (2, json!("one"))] {
         let store = Store::open(&url, Default::default()).await.unwrap();
         let backends =
-            Backends { kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))), ..Backends::default() };
+            Backends { kv: Some(Arc::new(StoreKv::new(store.pool().clone()))), ..Backends::default() };
         let rt = Runtime::new(RuntimeConfig { backends, ..RuntimeConfig::default() }).unwrap();
         let p = hostile(&rt, &["kv"]).await;
         let value = if round == 1 { "one" } else { "two" };

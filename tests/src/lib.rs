@@ -9,9 +9,58 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod postgres;
 pub mod python;
 pub mod receiver;
 pub mod smtp;
+
+/// The database a test host runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file in the host's temporary directory (the default).
+    Sqlite,
+    /// A fresh database in the test PostgreSQL cluster ([`postgres`]).
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The database of the hosts a test starts; set by [`both_databases!`].
+    pub static DATABASE: Database;
+}
+
+/// The database hosts started now run on.
+pub fn database() -> Database {
+    DATABASE.try_with(|d| *d).unwrap_or(Database::Sqlite)
+}
+
+/// Runs each test twice, as `NAME::sqlite` and `NAME::postgres`: every host
+/// the test starts runs on that database.
+///
+/// ```ignore
+/// both_databases! {
+///     #[tokio::test]
+///     async fn runs_complete() { let host = Host::start(); /* ... */ }
+/// }
+/// ```
+#[macro_export]
+macro_rules! both_databases {
+    ($($(#[$attr:meta])* async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            async fn sqlite() {
+                $crate::DATABASE.scope($crate::Database::Sqlite, async $body).await
+            }
+
+            $(#[$attr])*
+            async fn postgres() {
+                $crate::DATABASE.scope($crate::Database::Postgres, async $body).await
+            }
+        }
+    )*};
+}
 
 /// The token every test host accepts.
 pub const TOKEN: &str = "test-admin-token";
@@ -41,6 +90,29 @@ pub fn plugin_wasm(crate_name: &str) -> PathBuf {
         target.join("plugins/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")));
     assert!(path.exists(), "{} is missing", path.display());
     path
+}
+
+/// The secret key (32 bytes, base64) of test hosts on PostgreSQL, where
+/// hosts share one key instead of a key file beside the database.
+pub const TEST_SECRET_KEY: &str = "d2VmdC10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXMhISE=";
+
+/// The database URL of the host directory `dir`: chosen at its first start
+/// (by [`database`]) and kept in the directory, so a restart reopens it.
+pub fn database_url(dir: &tempfile::TempDir) -> String {
+    let file = dir.path().join("database-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let url = match database() {
+        Database::Sqlite => format!("sqlite://{}", dir.path().join("weft.db").display()),
+        Database::Postgres => postgres::fresh_database(),
+    };
+    std::fs::write(&file, &url).expect("keep the database URL");
+    url
+}
+
+fn is_postgres(dir: &tempfile::TempDir) -> bool {
+    database_url(dir).starts_with("postgres")
 }
 
 /// A running host.
@@ -91,7 +163,7 @@ impl Host {
         let mut cmd = Command::new(weft_bin());
         cmd.arg("serve")
             .env("WEFT_ADDR", "127.0.0.1:0")
-            .env("WEFT_DATABASE_URL", format!("sqlite://{}", dir.path().join("weft.db").display()))
+            .env("WEFT_DATABASE_URL", database_url(&dir))
             .env("WEFT_PLUGIN_DIR", &plugin_dir)
             // Shared across tests so each plugin compiles once.
             .env("WEFT_CACHE_DIR", target_profile_dir().join("weft-test-cache"))
@@ -101,6 +173,10 @@ impl Host {
             .stderr(Stdio::piped());
         if !options.no_admin_token {
             cmd.env("WEFT_ADMIN_TOKEN", TOKEN);
+        }
+        if is_postgres(&dir) {
+            // Hosts on one PostgreSQL database share one key, as in production.
+            cmd.env("WEFT_SECRET_KEY", TEST_SECRET_KEY);
         }
         for (k, v) in &options.env {
             cmd.env(k, v);
@@ -140,19 +216,35 @@ impl Host {
 
     /// Runs SQL statements on the host's database from outside the host (the
     /// way an operator, or a fault, would): to inject failures and lapses.
+    /// Name camelCase columns in double quotes, for PostgreSQL.
     pub async fn sql(&self, statements: &str) {
         use sqlx::Connection as _;
-        let url = format!("sqlite://{}", self.dir.path().join("weft.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
-        sqlx::raw_sql(statements).execute(&mut conn).await.expect("run SQL on the host's database");
+        let url = database_url(&self.dir);
+        if is_postgres(&self.dir) {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("open the host's database");
+            sqlx::raw_sql(statements).execute(&mut conn).await.expect("run SQL on the host's database");
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
+            sqlx::raw_sql(statements).execute(&mut conn).await.expect("run SQL on the host's database");
+        }
     }
 
-    /// One value read from the host's database.
+    /// One text value read from the host's database.
     pub async fn sql_value(&self, query: &str) -> Option<String> {
         use sqlx::Connection as _;
-        let url = format!("sqlite://{}", self.dir.path().join("weft.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
-        sqlx::query_scalar::<_, Option<String>>(query).fetch_one(&mut conn).await.expect("query")
+        let url = database_url(&self.dir);
+        if is_postgres(&self.dir) {
+            let mut conn = sqlx::PgConnection::connect(&url).await.expect("open the host's database");
+            sqlx::query_scalar::<_, Option<String>>(query).fetch_one(&mut conn).await.expect("query")
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("open the host's database");
+            sqlx::query_scalar::<_, Option<String>>(query).fetch_one(&mut conn).await.expect("query")
+        }
+    }
+
+    /// The URL of this host's database.
+    pub fn database_url(&self) -> String {
+        database_url(&self.dir)
     }
 
     /// The log lines (stderr) the host wrote so far.

@@ -34,7 +34,7 @@ async fn details(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 async fn check(state: &AppState, ok: Value) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(state.store.pool()).await {
+    match state.store.pool().ping().await {
         Ok(_) => (StatusCode::OK, Json(ok)),
         Err(e) => {
             tracing::error!("health check: {e}");

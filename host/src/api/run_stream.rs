@@ -55,7 +55,7 @@ pub async fn stream(
         Some(value) => value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
             ApiError::bad_request("header `Last-Event-ID`: must be a change number from this stream")
         })?,
-        None => runs::change_bounds(&mut *state.store.pool().acquire().await?).await?.0,
+        None => runs::change_bounds(&mut state.store.pool().begin_read().await?).await?.0,
     };
     let feed = Feed {
         store: state.store.clone(),
@@ -110,7 +110,7 @@ enum Read {
 /// feed never reached (a restored database), gets a `reset` event instead
 /// (it should reload what it shows) and goes on from the newest.
 async fn read(feed: &mut Feed) -> sqlx::Result<Read> {
-    let mut tx = feed.store.pool().begin().await?;
+    let mut tx = feed.store.pool().begin_read().await?;
     let upto = runs::window_end(&mut tx, feed.after, BATCH).await?;
     let (newest, oldest) = runs::change_bounds(&mut tx).await?;
     if feed.after > newest || (upto != feed.after && feed.after < oldest - 1) {

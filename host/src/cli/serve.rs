@@ -15,7 +15,7 @@ use crate::effects::{
 use crate::engine::{Engine, EngineConfig};
 use crate::runtime::SecretsBackend;
 use crate::runtime::{Backends, CompileIsolation, Compiler, Runtime, RuntimeConfig};
-use crate::store::{Durability, SqliteKv, Store};
+use crate::store::{Durability, StoreKv, Store};
 
 /// Flags of `weft serve`.
 #[derive(Debug, Args)]
@@ -23,9 +23,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "WEFT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Database URL.
+    /// Database URL: `sqlite://FILE` (one host) or `postgres://USER@HOST/DB`
+    /// (one or many hosts sharing it).
     #[arg(long, env = "WEFT_DATABASE_URL", default_value = "sqlite://weft.db")]
     pub database_url: String,
+    /// Most connections to PostgreSQL this host opens (SQLite: unused).
+    #[arg(long, env = "WEFT_DATABASE_MAX_CONNECTIONS", default_value_t = crate::store::PgSettings::default().max_connections)]
+    pub database_max_connections: u32,
     /// Admin API token; when absent and none is stored, one is created and printed once.
     #[arg(long, env = "WEFT_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -117,6 +121,14 @@ pub async fn open_vault(
     secret_key: Option<&Secret>,
     key_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Vault> {
+    if crate::store::is_postgres_url(database_url) && secret_key.is_none() && key_file.is_none() {
+        // Hosts sharing a database must share its key; a key made up here
+        // would lock every other host out of the secrets.
+        anyhow::bail!(
+            "on PostgreSQL the secret key is not kept beside the database: set WEFT_SECRET_KEY \
+             (the same on every host; `weft secret gen-key` prints a new one) or --secret-key-file"
+        );
+    }
     let default_file = vault::default_key_file(database_url);
     let file = key_file.map(std::path::Path::to_path_buf).or(default_file);
     let (key, source) = vault::load_key(secret_key.map(|s| s.0.as_str()), file.as_deref())?;
@@ -193,7 +205,7 @@ async fn backends(
         timeout: Duration::from_secs(30),
     });
     Ok(Backends {
-        kv: Some(Arc::new(SqliteKv::new(store.pool().clone()))),
+        kv: Some(Arc::new(StoreKv::new(store.pool().clone()))),
         http: Some(Arc::new(http)),
         email: Some(Arc::new(Mailer::new(store.pool().clone(), smtp)?)),
         notify: Some(Arc::new(notifier.clone())),
@@ -223,6 +235,9 @@ async fn load_dir(runtime: &Runtime, dir: &std::path::Path) -> anyhow::Result<us
 }
 
 fn default_cache_dir(database_url: &str) -> PathBuf {
+    if crate::store::is_postgres_url(database_url) {
+        return PathBuf::from("weft-cache");
+    }
     let path = database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     match PathBuf::from(path).parent() {
@@ -237,7 +252,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // after it says it listens) is a graceful stop, not the default death.
     let (mut first, mut signals) = signals()?;
     let startup = async {
-        let store = Store::open(&args.database_url, args.durability).await?;
+        let pg = crate::store::PgSettings { max_connections: args.database_max_connections.max(2) };
+        let store = Store::open_with(&args.database_url, args.durability, pg).await?;
         let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
         let notifier = Notifier::new(store.pool().clone());
         let vault =

@@ -12,7 +12,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
-use sqlx::SqlitePool;
+use crate::store::Pool;
 
 use super::Secret;
 use crate::runtime::capability::BoxFuture;
@@ -51,7 +51,7 @@ pub struct SmtpConfig {
 
 /// Renders templates and sends mail.
 pub struct Mailer {
-    pool: SqlitePool,
+    pool: Pool,
     env: Environment<'static>,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
 }
@@ -117,7 +117,7 @@ pub fn render(env: &Environment<'_>, row: &TemplateRow, data: &Value) -> Result<
 
 impl Mailer {
     /// A mailer on the template store, sending through `smtp` when configured.
-    pub fn new(pool: SqlitePool, smtp: Option<SmtpConfig>) -> anyhow::Result<Self> {
+    pub fn new(pool: Pool, smtp: Option<SmtpConfig>) -> anyhow::Result<Self> {
         let smtp = match smtp {
             None => None,
             Some(config) => {

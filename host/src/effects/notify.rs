@@ -14,13 +14,13 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// Stores notifications and publishes each new one.
 #[derive(Clone)]
 pub struct Notifier {
-    pool: sqlx::SqlitePool,
+    pool: crate::store::Pool,
     tx: broadcast::Sender<NotificationView>,
 }
 
 impl Notifier {
     /// A notifier on the database.
-    pub fn new(pool: sqlx::SqlitePool) -> Self {
+    pub fn new(pool: crate::store::Pool) -> Self {
         Self { pool, tx: broadcast::channel(CHANNEL_CAPACITY).0 }
     }
 

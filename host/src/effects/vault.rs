@@ -15,7 +15,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::SqlitePool;
+use crate::store::Pool;
 
 use crate::runtime::capability::BoxFuture;
 use crate::runtime::{Revealed, SecretsBackend};
@@ -120,6 +120,9 @@ pub enum KeySource {
 /// The default key file of a SQLite database URL: `<database>.secret-key`,
 /// beside the database, never inside it. `None` for an in-memory database.
 pub fn default_key_file(database_url: &str) -> Option<PathBuf> {
+    if crate::store::is_postgres_url(database_url) {
+        return None;
+    }
     let path = database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() || path.contains(":memory:") || path.starts_with("file::memory") {
@@ -199,7 +202,7 @@ pub enum VaultError {
 /// The secrets of one database, opened with the host's key.
 #[derive(Clone)]
 pub struct Vault {
-    pool: SqlitePool,
+    pool: Pool,
     key: Arc<SecretKey>,
     fingerprint: String,
 }
@@ -213,7 +216,7 @@ impl fmt::Debug for Vault {
 impl Vault {
     /// Opens the vault of `pool` with `key`; the first key a database sees is
     /// its key, and another one is refused here, at start.
-    pub async fn open(pool: SqlitePool, key: SecretKey) -> anyhow::Result<Self> {
+    pub async fn open(pool: Pool, key: SecretKey) -> anyhow::Result<Self> {
         let fingerprint = key.fingerprint();
         let stored = secrets::claim_fingerprint(&pool, &fingerprint).await?;
         if stored != fingerprint {
@@ -285,7 +288,7 @@ impl SecretsBackend for Vault {
 
 /// Re-seals every secret of `pool` from `old` to `new`, and moves the
 /// fingerprint, in one transaction. Returns how many secrets moved.
-pub async fn rotate(pool: &SqlitePool, old: &SecretKey, new: &SecretKey) -> anyhow::Result<usize> {
+pub async fn rotate(pool: &Pool, old: &SecretKey, new: &SecretKey) -> anyhow::Result<usize> {
     let stored = secrets::setting(pool, secrets::FINGERPRINT).await?;
     match stored {
         Some(fp) if fp != old.fingerprint() => anyhow::bail!(
@@ -334,5 +337,6 @@ mod tests {
         assert_eq!(default_key_file("sqlite://data/weft.db"), Some(PathBuf::from("data/weft.db.secret-key")));
         assert_eq!(default_key_file("sqlite:weft.db?mode=rwc"), Some(PathBuf::from("weft.db.secret-key")));
         assert_eq!(default_key_file("sqlite::memory:"), None);
+        assert_eq!(default_key_file("postgres://weft@localhost/weft"), None);
     }
 }

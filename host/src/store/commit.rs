@@ -1,4 +1,4 @@
-//! Group commit: writes of many runs gathered into one SQLite transaction.
+//! Group commit: writes of many runs gathered into one transaction.
 //!
 //! Every step attempt is still recorded atomically (its log row and the run's
 //! move are one unit: both or neither), but many attempts share one commit, so
@@ -9,10 +9,9 @@
 //! a write that fails (a constraint, a trigger, a full disk for its row) fails
 //! only its own run and the others commit.
 
-use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::idempotency;
+use super::{Pool, Tx, idempotency};
 use super::runs::{self, LogRow, RunRow};
 
 /// Most writes in one transaction.
@@ -88,7 +87,7 @@ async fn run(store: super::Store, mut rx: mpsc::Receiver<(Write, Ack)>) {
 }
 
 /// Applies a batch; one result per write.
-async fn apply(pool: &SqlitePool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>> {
+async fn apply(pool: &Pool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>> {
     match apply_all(pool, batch).await {
         Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => {
@@ -107,7 +106,7 @@ async fn apply(pool: &SqlitePool, batch: &[(Write, Ack)]) -> Vec<Result<bool, St
 /// The fast path: the whole batch in one transaction, the log rows of every
 /// write in a few multi-row inserts after the run updates. The transaction
 /// is all or nothing, so each move still lands with its log rows.
-async fn apply_all(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
+async fn apply_all(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     let mut logs: Vec<&LogRow> = Vec::new();
@@ -127,11 +126,11 @@ async fn apply_all(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Ve
 
 /// The slow path after a failed batch: one transaction, each write in a
 /// savepoint of its own, so only the writes that fail are lost.
-async fn apply_each(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<Result<bool, String>>> {
+async fn apply_each(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<Result<bool, String>>> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for (write, _) in batch {
-        sqlx::query("SAVEPOINT write").execute(&mut *tx).await?;
+        tx.execute("SAVEPOINT write").await?;
         let done = match apply_one(&mut tx, write).await {
             Ok((true, logs)) => {
                 let logs: Vec<&LogRow> = logs.iter().collect();
@@ -141,9 +140,9 @@ async fn apply_each(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<V
         };
         if let Err(e) = &done {
             tracing::error!("a write of run `{}` failed: {e}", write.run_id());
-            sqlx::query("ROLLBACK TO write").execute(&mut *tx).await?;
+            tx.execute("ROLLBACK TO SAVEPOINT write").await?;
         }
-        sqlx::query("RELEASE write").execute(&mut *tx).await?;
+        tx.execute("RELEASE SAVEPOINT write").await?;
         results.push(done.map_err(|e| format!("database error: {e}")));
     }
     tx.commit().await?;
@@ -151,21 +150,21 @@ async fn apply_each(pool: &SqlitePool, batch: &[(Write, Ack)]) -> sqlx::Result<V
 }
 
 /// The run part of one write; returns whether it applied and its log rows.
-async fn apply_one<'w>(conn: &mut SqliteConnection, write: &'w Write) -> sqlx::Result<(bool, &'w [LogRow])> {
+async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w [LogRow])> {
     match write {
         Write::Start { runs: new, key } => {
             for run in new {
-                runs::insert(conn, run).await?;
+                runs::insert(tx, run).await?;
             }
             if let Some(k) = key {
                 let ids: Vec<&str> = new.iter().map(|r| r.id.as_str()).collect();
                 let since = k.created_at - crate::engine::IDEMPOTENCY_WINDOW.as_millis() as i64;
-                idempotency::insert(conn, &k.scope, &k.key, &ids, k.created_at, since).await?;
+                idempotency::insert(tx, &k.scope, &k.key, &ids, k.created_at, since).await?;
             }
             Ok((true, &[]))
         }
         Write::Advance { run, logs } => {
-            runs::advance(conn, run).await.map(|applied| (applied, logs.as_slice()))
+            runs::advance(tx, run).await.map(|applied| (applied, logs.as_slice()))
         }
     }
 }

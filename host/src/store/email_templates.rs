@@ -1,7 +1,9 @@
 //! The `email_templates` table.
 
 use serde::Serialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use super::Pool;
 
 use super::ids::iso;
 
@@ -49,25 +51,30 @@ impl TemplateRow {
     }
 }
 
-const COLUMNS: &str = "slug, subject, text, html, createdAt, updatedAt";
+const COLUMNS: &str = "slug, subject, text, html, \"createdAt\", \"updatedAt\"";
 
 /// Every template, by slug.
-pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<TemplateRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates ORDER BY slug")).fetch_all(pool).await
+pub async fn list(pool: &Pool) -> sqlx::Result<Vec<TemplateRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates ORDER BY slug")).fetch_all(p).await
+    })
 }
 
 /// One template.
-pub async fn get(pool: &SqlitePool, slug: &str) -> sqlx::Result<Option<TemplateRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates WHERE slug = ?"))
+pub async fn get(pool: &Pool, slug: &str) -> sqlx::Result<Option<TemplateRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates WHERE slug = $1"))
         .bind(slug)
-        .fetch_optional(pool)
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// Creates a template; false when the slug is taken.
-pub async fn insert(pool: &SqlitePool, row: &TemplateRow) -> sqlx::Result<bool> {
+pub async fn insert(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
+    on_pool!(pool, |p| {
     let done = sqlx::query(&format!(
-        "INSERT INTO email_templates ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING"
+        "INSERT INTO email_templates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (slug) DO NOTHING"
     ))
     .bind(&row.slug)
     .bind(&row.subject)
@@ -75,28 +82,33 @@ pub async fn insert(pool: &SqlitePool, row: &TemplateRow) -> sqlx::Result<bool> 
     .bind(&row.html)
     .bind(row.created_at)
     .bind(row.updated_at)
-    .execute(pool)
+    .execute(p)
     .await?;
     Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Replaces the content of a template; false when there is none.
-pub async fn update(pool: &SqlitePool, row: &TemplateRow) -> sqlx::Result<bool> {
+pub async fn update(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
+    on_pool!(pool, |p| {
     let done = sqlx::query(
-        "UPDATE email_templates SET subject = ?, text = ?, html = ?, updatedAt = ? WHERE slug = ?",
+        "UPDATE email_templates SET subject = $1, text = $2, html = $3, \"updatedAt\" = $4 WHERE slug = $5",
     )
     .bind(&row.subject)
     .bind(&row.text)
     .bind(&row.html)
     .bind(row.updated_at)
     .bind(&row.slug)
-    .execute(pool)
+    .execute(p)
     .await?;
     Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Removes a template; false when there is none.
-pub async fn delete(pool: &SqlitePool, slug: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM email_templates WHERE slug = ?").bind(slug).execute(pool).await?;
+pub async fn delete(pool: &Pool, slug: &str) -> sqlx::Result<bool> {
+    on_pool!(pool, |p| {
+    let done = sqlx::query("DELETE FROM email_templates WHERE slug = $1").bind(slug).execute(p).await?;
     Ok(done.rows_affected() == 1)
+    })
 }

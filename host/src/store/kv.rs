@@ -2,20 +2,19 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::SqlitePool;
-
+use super::Pool;
 use crate::runtime::KvBackend;
 use crate::runtime::capability::BoxFuture;
 
-/// [`KvBackend`] on SQLite.
+/// [`KvBackend`] on the store.
 #[derive(Clone, Debug)]
-pub struct SqliteKv {
-    pool: SqlitePool,
+pub struct StoreKv {
+    pool: Pool,
 }
 
-impl SqliteKv {
+impl StoreKv {
     /// A kv backend on this pool.
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 }
@@ -29,14 +28,14 @@ fn db_error(e: sqlx::Error) -> String {
     "kv store unavailable".to_owned()
 }
 
-impl KvBackend for SqliteKv {
+impl KvBackend for StoreKv {
     fn get<'a>(&'a self, namespace: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            sqlx::query_scalar("SELECT value FROM plugin_kv WHERE namespace = ? AND key = ?")
+            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT value FROM plugin_kv WHERE namespace = $1 AND key = $2")
                 .bind(namespace)
                 .bind(key)
-                .fetch_optional(&self.pool)
-                .await
+                .fetch_optional(p)
+                .await)
                 .map_err(db_error)
         })
     }
@@ -48,29 +47,29 @@ impl KvBackend for SqliteKv {
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO plugin_kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?) \
+            on_pool!(&self.pool, |p| sqlx::query(
+                "INSERT INTO plugin_kv (namespace, key, value, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             )
             .bind(namespace)
             .bind(key)
             .bind(value)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(p)
             .await
-            .map(|_| ())
+            .map(|_| ()))
             .map_err(db_error)
         })
     }
 
     fn delete<'a>(&'a self, namespace: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            sqlx::query("DELETE FROM plugin_kv WHERE namespace = ? AND key = ?")
+            on_pool!(&self.pool, |p| sqlx::query("DELETE FROM plugin_kv WHERE namespace = $1 AND key = $2")
                 .bind(namespace)
                 .bind(key)
-                .execute(&self.pool)
+                .execute(p)
                 .await
-                .map(|_| ())
+                .map(|_| ()))
                 .map_err(db_error)
         })
     }
@@ -78,14 +77,14 @@ impl KvBackend for SqliteKv {
     fn list<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>, String>> {
         Box::pin(async move {
             // substr() instead of LIKE: no escaping of `%` and `_` in the prefix.
-            sqlx::query_scalar(
-                "SELECT key FROM plugin_kv WHERE namespace = ? AND substr(key, 1, length(?)) = ? ORDER BY key LIMIT 10000",
+            on_pool!(&self.pool, |p| sqlx::query_scalar(
+                "SELECT key FROM plugin_kv WHERE namespace = $1 AND substr(key, 1, length($2)) = $3 ORDER BY key LIMIT 10000",
             )
             .bind(namespace)
             .bind(prefix)
             .bind(prefix)
-            .fetch_all(&self.pool)
-            .await
+            .fetch_all(p)
+            .await)
             .map_err(db_error)
         })
     }

@@ -1,4 +1,38 @@
-//! Persistence on SQLite (WAL), through sqlx with runtime-checked queries.
+//! Persistence on SQLite (WAL) or PostgreSQL, through sqlx with
+//! runtime-checked queries.
+//!
+//! One store serves both databases: the same SQL text runs on each (numbered
+//! `$N` parameters, which SQLite reads too, and camelCase names quoted, which
+//! SQLite ignores and PostgreSQL needs), and [`on_pool!`] / [`on_tx!`] compile
+//! a query once per driver. Where the SQL differs, both versions sit together
+//! in the function that runs them.
+
+/// Runs `$body` with `$p` bound to the driver pool of `$pool` (a [`Pool`]).
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the driver connection of `$tx` (a
+/// `&mut` [`Tx`]).
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
 
 pub mod audit;
 pub mod commit;
@@ -17,10 +51,11 @@ pub mod workflows;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
-pub use kv::SqliteKv;
+pub use kv::StoreKv;
 
 /// How hard a commit holds on to the disk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -36,31 +71,145 @@ pub enum Durability {
     Normal,
 }
 
+/// A connection pool to one of the two databases.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// One SQLite file (one host).
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database (one or many hosts).
+    Postgres(PgPool),
+}
+
+/// A transaction on either database.
+#[derive(Debug)]
+pub enum Tx {
+    /// On SQLite.
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Pool {
+    /// Starts a transaction.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        Ok(match self {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a transaction whose reads all see one snapshot (SQLite's
+    /// transactions always do; PostgreSQL's need REPEATABLE READ for it).
+    pub async fn begin_read(&self) -> sqlx::Result<Tx> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(_) = tx {
+            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+        }
+        Ok(tx)
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Pool::Postgres(_))
+    }
+
+    /// One round trip: the database answers.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        on_pool!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    }
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Runs one statement without results (a savepoint, say).
+    pub async fn execute(&mut self, sql: &str) -> sqlx::Result<()> {
+        on_tx!(self, |c| sqlx::query(sql).execute(&mut *c).await.map(|_| ()))
+    }
+}
+
+/// Settings of a PostgreSQL pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PgSettings {
+    /// Most connections this host opens.
+    pub max_connections: u32,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self { max_connections: 16 }
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// The database of a Weft host.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
     /// Bumped after this host commits a change to a run, to wake the run
     /// streams (which then read the change feed from the database).
     run_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url`, e.g. `sqlite://weft.db`,
-    /// in WAL mode with `durability`, and applies the migrations.
+    /// Opens the database at `url`: `sqlite://weft.db` (created if needed,
+    /// in WAL mode with `durability`) or `postgres://...`, and applies the
+    /// migrations. A database whose schema is newer than this build knows is
+    /// refused, naming both versions.
     pub async fn open(url: &str, durability: Durability) -> anyhow::Result<Self> {
-        let synchronous = match durability {
-            Durability::Full => SqliteSynchronous::Full,
-            Durability::Normal => SqliteSynchronous::Normal,
+        Self::open_with(url, durability, PgSettings::default()).await
+    }
+
+    /// [`Store::open`] with the settings of a PostgreSQL pool.
+    pub async fn open_with(url: &str, durability: Durability, pg: PgSettings) -> anyhow::Result<Self> {
+        let pool = if is_postgres_url(url) {
+            // `synchronous_commit=off` is PostgreSQL's counterpart of SQLite's
+            // NORMAL: a crash of the server may lose the last commits, never
+            // corrupt the database.
+            let synchronous = match durability {
+                Durability::Full => "on",
+                Durability::Normal => "off",
+            };
+            let options = PgConnectOptions::from_str(url)?
+                .application_name("weft")
+                .options([("synchronous_commit", synchronous)]);
+            let pool = PgPoolOptions::new()
+                .max_connections(pg.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| anyhow::anyhow!("could not connect to PostgreSQL: {e}"))?;
+            let migrator = sqlx::migrate!("../migrations/postgres");
+            check_schema(&Pool::Postgres(pool.clone()), &migrator).await?;
+            migrator.run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            let synchronous = match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            };
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            let migrator = sqlx::migrate!("../migrations/sqlite");
+            check_schema(&Pool::Sqlite(pool.clone()), &migrator).await?;
+            migrator.run(&pool).await?;
+            Pool::Sqlite(pool)
         };
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
         Ok(Self { pool, run_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
     }
 
@@ -75,7 +224,35 @@ impl Store {
     }
 
     /// The connection pool.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
+}
+
+/// Refuses a database migrated past what `migrator` knows: a newer Weft made
+/// it, and this one would misread it.
+async fn check_schema(pool: &Pool, migrator: &sqlx::migrate::Migrator) -> anyhow::Result<()> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    // No table yet means a new database.
+    let newest: Option<(i64, String)> = on_pool!(pool, |p| {
+        match sqlx::query_as(
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version DESC LIMIT 1",
+        )
+        .fetch_optional(p)
+        .await
+        {
+            Ok(row) => row,
+            Err(sqlx::Error::Database(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    });
+    if let Some((version, description)) = newest
+        && version > known
+    {
+        anyhow::bail!(
+            "the database's schema is at migration {version} ({description}), newer than this weft knows \
+             (up to {known}): run a weft at least as new as the one that migrated it"
+        );
+    }
+    Ok(())
 }

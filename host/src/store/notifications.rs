@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use super::Pool;
 
 use super::ids::iso;
 
@@ -73,11 +75,12 @@ impl NotificationRow {
     }
 }
 
-const COLUMNS: &str = "id, title, body, level, link, data, workflowId, runId, stepId, createdAt, readAt";
+const COLUMNS: &str = "id, title, body, level, link, data, \"workflowId\", \"runId\", \"stepId\", \"createdAt\", \"readAt\"";
 
 /// Stores a notification.
-pub async fn insert(pool: &SqlitePool, row: &NotificationRow) -> sqlx::Result<()> {
-    sqlx::query(&format!("INSERT INTO notifications ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+pub async fn insert(pool: &Pool, row: &NotificationRow) -> sqlx::Result<()> {
+    on_pool!(pool, |p| {
+    sqlx::query(&format!("INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
         .bind(&row.id)
         .bind(&row.title)
         .bind(&row.body)
@@ -89,59 +92,68 @@ pub async fn insert(pool: &SqlitePool, row: &NotificationRow) -> sqlx::Result<()
         .bind(&row.step_id)
         .bind(row.created_at)
         .bind(row.read_at)
-        .execute(pool)
+        .execute(p)
         .await
         .map(|_| ())
+    })
 }
 
 /// A page of notifications, newest first, and the total matching.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     unread_only: bool,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<NotificationRow>, i64)> {
-    let filter = if unread_only { "WHERE readAt IS NULL" } else { "" };
+    on_pool!(pool, |p| {
+    let filter = if unread_only { "WHERE \"readAt\" IS NULL" } else { "" };
     let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM notifications {filter} ORDER BY createdAt DESC, id DESC LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM notifications {filter} ORDER BY \"createdAt\" DESC, id DESC LIMIT $1 OFFSET $2"
     ))
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(p)
     .await?;
     let total =
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM notifications {filter}")).fetch_one(pool).await?;
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM notifications {filter}")).fetch_one(p).await?;
     Ok((rows, total))
+    })
 }
 
 /// The notifications created after `id`, oldest first (at most `limit`); none
 /// when `id` is unknown.
-pub async fn after(pool: &SqlitePool, id: &str, limit: i64) -> sqlx::Result<Vec<NotificationRow>> {
+pub async fn after(pool: &Pool, id: &str, limit: i64) -> sqlx::Result<Vec<NotificationRow>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications \
-         WHERE (createdAt, id) > (SELECT createdAt, id FROM notifications WHERE id = ?) \
-         ORDER BY createdAt, id LIMIT ?"
+         WHERE (\"createdAt\", id) > (SELECT \"createdAt\", id FROM notifications WHERE id = $1) \
+         ORDER BY \"createdAt\", id LIMIT $2"
     ))
     .bind(id)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(p)
     .await
+    })
 }
 
 /// One notification.
-pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<NotificationRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE id = ?"))
+pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<NotificationRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// Marks a notification read (keeping the first read time); false when unknown.
-pub async fn mark_read(pool: &SqlitePool, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE notifications SET readAt = COALESCE(readAt, ?) WHERE id = ?")
+pub async fn mark_read(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {
+    on_pool!(pool, |p| {
+    let done = sqlx::query("UPDATE notifications SET \"readAt\" = COALESCE(\"readAt\", $1) WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(pool)
+        .execute(p)
         .await?;
     Ok(done.rows_affected() == 1)
+    })
 }

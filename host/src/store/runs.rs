@@ -1,6 +1,8 @@
 //! The `workflow_runs` and `workflow_run_logs` tables.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Pool, Tx};
 
 use crate::engine::status::RunStatus;
 
@@ -68,12 +70,13 @@ pub struct LogRow {
     pub peak_memory_bytes: i64,
 }
 
-const COLUMNS: &str = "id, workflowId, status, context, currentStep, startedAt, finishedAt, error, definition, position, wakeAt, leaseOwner, leaseUntil, updatedAt, claimCount";
+const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\"";
 
 /// Inserts a run.
-pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<()> {
+pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
+    on_tx!(tx, |c| {
     sqlx::query(&format!(
-        "INSERT INTO workflow_runs ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&run.id)
     .bind(&run.workflow_id)
@@ -90,20 +93,22 @@ pub async fn insert(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<(
     .bind(run.lease_until)
     .bind(run.updated_at)
     .bind(run.claim_count)
-    .execute(conn)
+    .execute(&mut *c)
     .await
     .map(|_| ())
+    })
 }
 
 /// Moves a run by the driver of its claim `run.claim_count`: everything but
 /// its identity and definition. Returns false when the run is no longer that
 /// driver's to move (cancelled, or claimed again after its lease lapsed),
 /// and then writes nothing.
-pub async fn advance(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<bool> {
+pub async fn advance(tx: &mut Tx, run: &RunRow) -> sqlx::Result<bool> {
+    on_tx!(tx, |c| {
     let done = sqlx::query(
-        "UPDATE workflow_runs SET status = ?, context = ?, currentStep = ?, finishedAt = ?, error = ?, position = ?, \
-         wakeAt = ?, leaseOwner = ?, leaseUntil = ?, updatedAt = ? \
-         WHERE id = ? AND claimCount = ? AND status IN ('PENDING', 'RUNNING', 'WAITING')",
+        "UPDATE workflow_runs SET status = $1, context = $2, \"currentStep\" = $3, \"finishedAt\" = $4, error = $5, position = $6, \
+         \"wakeAt\" = $7, \"leaseOwner\" = $8, \"leaseUntil\" = $9, \"updatedAt\" = $10 \
+         WHERE id = $11 AND \"claimCount\" = $12 AND status IN ('PENDING', 'RUNNING', 'WAITING')",
     )
     .bind(run.status)
     .bind(&run.context)
@@ -117,18 +122,20 @@ pub async fn advance(conn: &mut SqliteConnection, run: &RunRow) -> sqlx::Result<
     .bind(run.updated_at)
     .bind(&run.id)
     .bind(run.claim_count)
-    .execute(conn)
+    .execute(&mut *c)
     .await?;
     Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Appends log rows in one statement.
-pub async fn insert_logs(conn: &mut SqliteConnection, logs: &[&LogRow]) -> sqlx::Result<()> {
+pub async fn insert_logs(tx: &mut Tx, logs: &[&LogRow]) -> sqlx::Result<()> {
+    on_tx!(tx, |c| {
     if logs.is_empty() {
         return Ok(());
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO workflow_run_logs (id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes) ",
+    let mut qb = sqlx::QueryBuilder::new(
+        "INSERT INTO workflow_run_logs (id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\") ",
     );
     qb.push_values(logs, |mut b, log| {
         b.push_bind(&log.id)
@@ -143,38 +150,45 @@ pub async fn insert_logs(conn: &mut SqliteConnection, logs: &[&LogRow]) -> sqlx:
             .push_bind(log.duration_us)
             .push_bind(log.peak_memory_bytes);
     });
-    qb.build().execute(conn).await.map(|_| ())
+    qb.build().execute(&mut *c).await.map(|_| ())
+    })
 }
 
 /// One run.
-pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = ?"))
+pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<RunRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// A run's logs in order.
-pub async fn logs(pool: &SqlitePool, run_id: &str) -> sqlx::Result<Vec<LogRow>> {
+pub async fn logs(pool: &Pool, run_id: &str) -> sqlx::Result<Vec<LogRow>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(
-        "SELECT id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes \
-         FROM workflow_run_logs WHERE runId = ? ORDER BY seq, createdAt",
+        "SELECT id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\" \
+         FROM workflow_run_logs WHERE \"runId\" = $1 ORDER BY seq, \"createdAt\"",
     )
     .bind(run_id)
-    .fetch_all(pool)
+    .fetch_all(p)
     .await
+    })
 }
 
 /// One log row of a run.
-pub async fn log(pool: &SqlitePool, run_id: &str, log_id: &str) -> sqlx::Result<Option<LogRow>> {
+pub async fn log(pool: &Pool, run_id: &str, log_id: &str) -> sqlx::Result<Option<LogRow>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(
-        "SELECT id, runId, step, action, result, createdAt, seq, attempt, fuel, durationUs, peakMemoryBytes \
-         FROM workflow_run_logs WHERE runId = ? AND id = ?",
+        "SELECT id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\" \
+         FROM workflow_run_logs WHERE \"runId\" = $1 AND id = $2",
     )
     .bind(run_id)
     .bind(log_id)
-    .fetch_optional(pool)
+    .fetch_optional(p)
     .await
+    })
 }
 
 /// Runs changed after change number `after` up to `upto` (from
@@ -182,58 +196,67 @@ pub async fn log(pool: &SqlitePool, run_id: &str, log_id: &str) -> sqlx::Result<
 /// each with its change number. A run changed several times among them comes
 /// once, at its newest change (it is shown as it stands now).
 pub async fn changes_between(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     after: i64,
     upto: i64,
     workflow_id: Option<&str>,
     run_id: Option<&str>,
 ) -> sqlx::Result<Vec<(i64, RunRow)>> {
+    on_tx!(tx, |c| {
     let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
     let rows: Vec<ChangedRun> = sqlx::query_as(&format!(
-        "SELECT c.seq AS changeSeq, {columns} FROM \
-           (SELECT runId, MAX(seq) AS seq FROM run_changes WHERE seq > ?1 AND seq <= ?4 GROUP BY runId) c \
-         JOIN workflow_runs r ON r.id = c.runId \
-         WHERE (?2 IS NULL OR r.workflowId = ?2) AND (?3 IS NULL OR r.id = ?3) ORDER BY c.seq"
+        "SELECT c.seq AS \"changeSeq\", {columns} FROM \
+           (SELECT \"runId\", MAX(seq) AS seq FROM run_changes WHERE seq > $1 AND seq <= $4 GROUP BY \"runId\") c \
+         JOIN workflow_runs r ON r.id = c.\"runId\" \
+         WHERE ($2 IS NULL OR r.\"workflowId\" = $2) AND ($3 IS NULL OR r.id = $3) ORDER BY c.seq"
     ))
     .bind(after)
     .bind(workflow_id)
     .bind(run_id)
     .bind(upto)
-    .fetch_all(conn)
+    .fetch_all(&mut *c)
     .await?;
     Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
+    })
 }
 
 /// The newest change number, and the number of the oldest change kept.
-pub async fn change_bounds(conn: &mut SqliteConnection) -> sqlx::Result<(i64, i64)> {
+pub async fn change_bounds(tx: &mut Tx) -> sqlx::Result<(i64, i64)> {
+    on_tx!(tx, |c| {
     // Two subqueries, so SQLite reads each end of the index, not the table.
     sqlx::query_as(
         "SELECT COALESCE((SELECT MAX(seq) FROM run_changes), 0), COALESCE((SELECT MIN(seq) FROM run_changes), 0)",
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *c)
     .await
+    })
 }
 
 /// The end of the next window of at most `limit` changes after `after`
 /// (`after` itself when there are none). Read before the window's changes,
 /// so a change committed in between falls into the next window.
-pub async fn window_end(conn: &mut SqliteConnection, after: i64, limit: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COALESCE(MAX(seq), ?1) FROM (SELECT seq FROM run_changes WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_one(conn)
-    .await
+pub async fn window_end(tx: &mut Tx, after: i64, limit: i64) -> sqlx::Result<i64> {
+    on_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), $1) FROM \
+             (SELECT seq FROM run_changes WHERE seq > $1 ORDER BY seq LIMIT $2) w",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_one(&mut *c)
+        .await
+    })
 }
 
 /// Drops all but the newest `keep` changes from the feed.
-pub async fn prune_changes(pool: &SqlitePool, keep: i64) -> sqlx::Result<u64> {
-    sqlx::query("DELETE FROM run_changes WHERE seq <= (SELECT MAX(seq) FROM run_changes) - ?")
+pub async fn prune_changes(pool: &Pool, keep: i64) -> sqlx::Result<u64> {
+    on_pool!(pool, |p| {
+    sqlx::query("DELETE FROM run_changes WHERE seq <= (SELECT MAX(seq) FROM run_changes) - $1")
         .bind(keep)
-        .execute(pool)
+        .execute(p)
         .await
         .map(|d| d.rows_affected())
+    })
 }
 
 #[derive(FromRow)]
@@ -247,7 +270,7 @@ struct ChangedRun {
 /// The newest run of each of `workflow_ids`: (workflow id, run id, status,
 /// started at).
 pub async fn last_runs(
-    pool: &SqlitePool,
+    pool: &Pool,
     workflow_ids: &[String],
 ) -> sqlx::Result<Vec<(String, String, RunStatus, i64)>> {
     if workflow_ids.is_empty() {
@@ -255,59 +278,68 @@ pub async fn last_runs(
     }
     let ids = serde_json::to_string(workflow_ids).unwrap_or_else(|_| "[]".into());
     // One index probe per workflow on (workflowId, startedAt).
-    sqlx::query_as(
-        "SELECT w.value, r.id, r.status, r.startedAt FROM json_each(?) w \
-         JOIN workflow_runs r ON r.id = (SELECT id FROM workflow_runs WHERE workflowId = w.value \
-             ORDER BY startedAt DESC, id DESC LIMIT 1)",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await
+    let sql = format!(
+        "SELECT w.value, r.id, r.status, r.\"startedAt\" FROM {} \
+         JOIN workflow_runs r ON r.id = (SELECT id FROM workflow_runs WHERE \"workflowId\" = w.value \
+             ORDER BY \"startedAt\" DESC, id DESC LIMIT 1)",
+        json_list(pool, 1, "w")
+    );
+    on_pool!(pool, |p| sqlx::query_as(&sql).bind(&ids).fetch_all(p).await)
 }
 
 /// Per workflow, the runs started since `since` (unix ms) and how many of
 /// them FAILED: (workflow id, runs, failures).
-pub async fn stats_since(pool: &SqlitePool, since: i64) -> sqlx::Result<Vec<(String, i64, i64)>> {
-    sqlx::query_as(
-        "SELECT workflowId, COUNT(*), SUM(status = 'FAILED') FROM workflow_runs WHERE startedAt >= ? \
-         GROUP BY workflowId",
-    )
-    .bind(since)
-    .fetch_all(pool)
-    .await
+pub async fn stats_since(pool: &Pool, since: i64) -> sqlx::Result<Vec<(String, i64, i64)>> {
+    on_pool!(pool, |p| {
+        sqlx::query_as(
+            "SELECT \"workflowId\", COUNT(*), COUNT(*) FILTER (WHERE status = 'FAILED') FROM workflow_runs \
+             WHERE \"startedAt\" >= $1 GROUP BY \"workflowId\"",
+        )
+        .bind(since)
+        .fetch_all(p)
+        .await
+    })
 }
 
 /// A page of runs, newest first. The filters are added to the SQL only when
 /// given, so SQLite can use the (workflowId, status, startedAt) index.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     workflow_id: Option<&str>,
     status: Option<RunStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<RunRow>, i64)> {
     let mut conditions = Vec::new();
-    if workflow_id.is_some() {
-        conditions.push("workflowId = ?");
+    let mut values = Vec::new();
+    if let Some(id) = workflow_id {
+        values.push(id);
+        conditions.push(format!("\"workflowId\" = ${}", values.len()));
     }
-    if status.is_some() {
-        conditions.push("status = ?");
+    if let Some(status) = status {
+        values.push(status.as_str());
+        conditions.push(format!("status = ${}", values.len()));
     }
     let filter =
         if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let n = values.len();
     let select = format!(
-        "SELECT {COLUMNS} FROM workflow_runs {filter} ORDER BY startedAt DESC, id DESC LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM workflow_runs {filter} ORDER BY \"startedAt\" DESC, id DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
     );
-    let mut rows = sqlx::query_as(&select);
     let count = format!("SELECT COUNT(*) FROM workflow_runs {filter}");
-    let mut total = sqlx::query_scalar(&count);
-    for value in [workflow_id, status.map(RunStatus::as_str)].into_iter().flatten() {
-        rows = rows.bind(value);
-        total = total.bind(value);
-    }
-    let rows = rows.bind(limit).bind(offset).fetch_all(pool).await?;
-    let total = total.fetch_one(pool).await?;
-    Ok((rows, total))
+    on_pool!(pool, |p| {
+        let mut rows = sqlx::query_as(&select);
+        let mut total = sqlx::query_scalar(&count);
+        for value in &values {
+            rows = rows.bind(*value);
+            total = total.bind(*value);
+        }
+        let rows = rows.bind(limit).bind(offset).fetch_all(p).await?;
+        let total = total.fetch_one(p).await?;
+        Ok((rows, total))
+    })
 }
 
 /// Claims up to `limit` runs that are due: WAITING runs whose time came, and
@@ -316,80 +348,92 @@ pub async fn list(
 /// update, so two hosts never claim the same run; each claim increments the
 /// run's fencing token.
 pub async fn claim_due(
-    pool: &SqlitePool,
+    pool: &Pool,
     owner: &str,
     now: i64,
     lease_until: i64,
     limit: i64,
     driving: &str,
 ) -> sqlx::Result<Vec<RunRow>> {
-    sqlx::query_as(&format!(
-        "UPDATE workflow_runs SET leaseOwner = ?1, leaseUntil = ?2, claimCount = claimCount + 1, \
-           status = CASE WHEN status = 'WAITING' THEN 'RUNNING' ELSE status END, wakeAt = NULL \
+    // On PostgreSQL, hosts claiming at once skip each other's rows instead of
+    // waiting on them; SQLite has one writer at a time.
+    let skip_locked = if pool.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "UPDATE workflow_runs SET \"leaseOwner\" = $1, \"leaseUntil\" = $2, \"claimCount\" = \"claimCount\" + 1, \
+           status = CASE WHEN status = 'WAITING' THEN 'RUNNING' ELSE status END, \"wakeAt\" = NULL \
          WHERE id IN (SELECT id FROM workflow_runs WHERE \
-             ((status = 'WAITING' AND wakeAt <= ?3) OR status IN ('PENDING', 'RUNNING')) \
-             AND (leaseUntil IS NULL OR leaseUntil < ?3) \
-             AND id NOT IN (SELECT value FROM json_each(?5)) \
-           ORDER BY wakeAt LIMIT ?4) \
-         RETURNING {COLUMNS}"
-    ))
-    .bind(owner)
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .bind(driving)
-    .fetch_all(pool)
-    .await
+             ((status = 'WAITING' AND \"wakeAt\" <= $3) OR status IN ('PENDING', 'RUNNING')) \
+             AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" < $3) \
+             AND id NOT IN (SELECT value FROM {}) \
+           ORDER BY \"wakeAt\" NULLS FIRST LIMIT $4 {skip_locked}) \
+         RETURNING {COLUMNS}",
+        json_list(pool, 5, "j")
+    );
+    on_pool!(pool, |p| {
+        sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now).bind(limit).bind(driving).fetch_all(p).await
+    })
 }
 
 /// Extends `owner`'s leases on the runs its tasks drive (`driving`, a JSON
 /// list of ids); a run whose task ended without settling it is not renewed,
 /// so its lease lapses and another claim picks it up.
 pub async fn renew_leases(
-    pool: &SqlitePool,
+    pool: &Pool,
     owner: &str,
     lease_until: i64,
     driving: &str,
 ) -> sqlx::Result<u64> {
-    sqlx::query(
-        "UPDATE workflow_runs SET leaseUntil = ? WHERE leaseOwner = ? AND status IN ('PENDING', 'RUNNING') \
-         AND id IN (SELECT value FROM json_each(?))",
-    )
-    .bind(lease_until)
-    .bind(owner)
-    .bind(driving)
-    .execute(pool)
-    .await
-    .map(|d| d.rows_affected())
+    let sql = format!(
+        "UPDATE workflow_runs SET \"leaseUntil\" = $1 WHERE \"leaseOwner\" = $2 \
+         AND status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM {})",
+        json_list(pool, 3, "j")
+    );
+    on_pool!(pool, |p| {
+        sqlx::query(&sql).bind(lease_until).bind(owner).bind(driving).execute(p).await.map(|d| d.rows_affected())
+    })
+}
+
+/// The rows (`value`) of a JSON list of strings bound as parameter `$n`:
+/// SQLite's `json_each`, PostgreSQL's `json_array_elements_text`.
+fn json_list(pool: &Pool, n: usize, alias: &str) -> String {
+    if pool.is_postgres() {
+        format!("json_array_elements_text(${n}::json) AS {alias}(value)")
+    } else {
+        format!("json_each(${n}) AS {alias}")
+    }
 }
 
 /// Hands back the claim `claim` of a run without moving it: claimable by any
 /// host from `free_at` (now for a graceful stop; a little later after a
 /// failure, so a run that keeps failing to commit does not spin).
-pub async fn release(pool: &SqlitePool, id: &str, claim: i64, free_at: Option<i64>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE workflow_runs SET leaseOwner = NULL, leaseUntil = ? WHERE id = ? AND claimCount = ?")
+pub async fn release(pool: &Pool, id: &str, claim: i64, free_at: Option<i64>) -> sqlx::Result<()> {
+    on_pool!(pool, |p| {
+    sqlx::query("UPDATE workflow_runs SET \"leaseOwner\" = NULL, \"leaseUntil\" = $1 WHERE id = $2 AND \"claimCount\" = $3")
         .bind(free_at)
         .bind(id)
         .bind(claim)
-        .execute(pool)
+        .execute(p)
         .await
         .map(|_| ())
+    })
 }
 
 /// Cancels an unfinished run and logs it, in one transaction; false when
 /// the run is unknown or already over. The cancel takes the run from whoever
 /// drives it: its claim changes, so their next write is refused.
-pub async fn cancel(pool: &SqlitePool, id: &str, log_id: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn cancel(pool: &Pool, id: &str, log_id: &str, now: i64) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let step: Option<Option<String>> = sqlx::query_scalar(
-        "UPDATE workflow_runs SET status = 'CANCELLED', finishedAt = ?1, updatedAt = ?1, wakeAt = NULL, \
-         leaseOwner = NULL, leaseUntil = NULL, claimCount = claimCount + 1 \
-         WHERE id = ?2 AND status IN ('PENDING', 'RUNNING', 'WAITING') RETURNING currentStep",
-    )
-    .bind(now)
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let step: Option<Option<String>> = on_tx!(&mut tx, |c| {
+        sqlx::query_scalar(
+            "UPDATE workflow_runs SET status = 'CANCELLED', \"finishedAt\" = $1, \"updatedAt\" = $1, \"wakeAt\" = NULL, \
+             \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1 \
+             WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'WAITING') RETURNING \"currentStep\"",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
     let Some(step) = step else { return Ok(false) };
     insert_run_log(&mut tx, id, log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
     tx.commit().await?;
@@ -400,7 +444,7 @@ pub async fn cancel(pool: &SqlitePool, id: &str, log_id: &str, now: i64) -> sqlx
 /// `position` (its cursors reset), and logs `retried` at `seq`, in one
 /// transaction; false when the run changed since `run` was read.
 pub async fn reopen(
-    pool: &SqlitePool,
+    pool: &Pool,
     run: &RunRow,
     position: &str,
     seq: i64,
@@ -408,18 +452,21 @@ pub async fn reopen(
     now: i64,
 ) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE workflow_runs SET status = 'PENDING', finishedAt = NULL, error = NULL, position = ?1, \
-         wakeAt = NULL, leaseOwner = NULL, leaseUntil = NULL, claimCount = claimCount + 1, updatedAt = ?2 \
-         WHERE id = ?3 AND status = 'FAILED' AND claimCount = ?4",
-    )
-    .bind(position)
-    .bind(now)
-    .bind(&run.id)
-    .bind(run.claim_count)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    let done = on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET status = 'PENDING', \"finishedAt\" = NULL, error = NULL, position = $1, \
+             \"wakeAt\" = NULL, \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1, \
+             \"updatedAt\" = $2 WHERE id = $3 AND status = 'FAILED' AND \"claimCount\" = $4",
+        )
+        .bind(position)
+        .bind(now)
+        .bind(&run.id)
+        .bind(run.claim_count)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if done != 1 {
         return Ok(false);
     }
     let step = run.current_step.as_deref().unwrap_or("");
@@ -430,7 +477,7 @@ pub async fn reopen(
 
 /// A run-level log row (cancel, retry) at `seq`, or after the last one.
 async fn insert_run_log(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     run_id: &str,
     log_id: &str,
     step: &str,
@@ -438,9 +485,10 @@ async fn insert_run_log(
     seq: Option<i64>,
     now: i64,
 ) -> sqlx::Result<()> {
+    on_tx!(tx, |c| {
     sqlx::query(
-        "INSERT INTO workflow_run_logs (id, runId, step, action, result, createdAt, seq) \
-         VALUES (?1, ?2, ?3, ?4, '{}', ?5, COALESCE(?6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_run_logs WHERE runId = ?2)))",
+        "INSERT INTO workflow_run_logs (id, \"runId\", step, action, result, \"createdAt\", seq) \
+         VALUES ($1, $2, $3, $4, '{}', $5, COALESCE($6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_run_logs WHERE \"runId\" = $2)))",
     )
     .bind(log_id)
     .bind(run_id)
@@ -448,7 +496,8 @@ async fn insert_run_log(
     .bind(action)
     .bind(now)
     .bind(seq)
-    .execute(conn)
+    .execute(&mut *c)
     .await
     .map(|_| ())
+    })
 }

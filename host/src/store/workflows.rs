@@ -1,6 +1,8 @@
 //! The `workflows` table.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use super::{Pool, Tx};
 
 use crate::engine::status::WorkflowStatus;
 
@@ -46,12 +48,13 @@ pub struct WorkflowRow {
     pub layout: Option<String>,
 }
 
-const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, createdAt, updatedAt, version, eventType, resolvedTypes, cronNextAt, cronError, limits, layout"#;
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "createdAt", "updatedAt", version, "eventType", "resolvedTypes", "cronNextAt", "cronError", limits, layout"#;
 
 /// Inserts a new workflow.
-pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
+pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
+    on_pool!(pool, |p| {
     sqlx::query(&format!(
-        "INSERT INTO workflows ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -68,18 +71,20 @@ pub async fn insert(pool: &SqlitePool, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(&row.cron_error)
     .bind(&row.limits)
     .bind(&row.layout)
-    .execute(pool)
+    .execute(p)
     .await
     .map(|_| ())
+    })
 }
 
 /// Writes every column of an existing workflow, if its version is still
 /// `expected_version` (optimistic concurrency); returns whether it was written.
-pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
+pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
+    on_pool!(pool, |p| {
     let done = sqlx::query(
-        r#"UPDATE workflows SET name = ?, description = ?, "trigger" = ?, steps = ?, status = ?, updatedAt = ?,
-           version = ?, eventType = ?, resolvedTypes = ?, cronNextAt = ?, cronError = ?, limits = ?,
-           layout = ? WHERE id = ? AND version = ?"#,
+        r#"UPDATE workflows SET name = $1, description = $2, "trigger" = $3, steps = $4, status = $5, "updatedAt" = $6,
+           version = $7, "eventType" = $8, "resolvedTypes" = $9, "cronNextAt" = $10, "cronError" = $11, limits = $12,
+           layout = $13 WHERE id = $14 AND version = $15"#,
     )
     .bind(&row.name)
     .bind(&row.description)
@@ -96,57 +101,66 @@ pub async fn update(pool: &SqlitePool, row: &WorkflowRow, expected_version: i64)
     .bind(&row.layout)
     .bind(&row.id)
     .bind(expected_version)
-    .execute(pool)
+    .execute(p)
     .await?;
     Ok(done.rows_affected() == 1)
+    })
 }
 
 /// One workflow.
-pub async fn get(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = ?"))
+pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(p)
         .await
+    })
 }
 
 /// A page of workflows, newest first, optionally with one status.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     status: Option<WorkflowStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<(Vec<WorkflowRow>, i64)> {
+    on_pool!(pool, |p| {
     let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM workflows WHERE (?1 IS NULL OR status = ?1) ORDER BY createdAt DESC, id DESC LIMIT ?2 OFFSET ?3"
+        "SELECT {COLUMNS} FROM workflows WHERE ($1 IS NULL OR status = $1) ORDER BY \"createdAt\" DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(status)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(p)
     .await?;
-    let total = sqlx::query_scalar("SELECT COUNT(*) FROM workflows WHERE (?1 IS NULL OR status = ?1)")
+    let total = sqlx::query_scalar("SELECT COUNT(*) FROM workflows WHERE ($1 IS NULL OR status = $1)")
         .bind(status)
-        .fetch_one(pool)
+        .fetch_one(p)
         .await?;
     Ok((rows, total))
+    })
 }
 
 /// ACTIVE workflows listening for an event type.
-pub async fn listening(pool: &SqlitePool, event_type: &str) -> sqlx::Result<Vec<WorkflowRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE eventType = ? AND status = 'ACTIVE'"))
+pub async fn listening(pool: &Pool, event_type: &str) -> sqlx::Result<Vec<WorkflowRow>> {
+    on_pool!(pool, |p| {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE \"eventType\" = $1 AND status = 'ACTIVE'"))
         .bind(event_type)
-        .fetch_all(pool)
+        .fetch_all(p)
         .await
+    })
 }
 
 /// ACTIVE cron workflows whose next fire is due.
-pub async fn cron_due(pool: &SqlitePool, now: i64) -> sqlx::Result<Vec<WorkflowRow>> {
+pub async fn cron_due(pool: &Pool, now: i64) -> sqlx::Result<Vec<WorkflowRow>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM workflows WHERE cronNextAt IS NOT NULL AND cronNextAt <= ? AND status = 'ACTIVE' LIMIT 100"
+        "SELECT {COLUMNS} FROM workflows WHERE \"cronNextAt\" IS NOT NULL AND \"cronNextAt\" <= $1 AND status = 'ACTIVE' LIMIT 100"
     ))
     .bind(now)
-    .fetch_all(pool)
+    .fetch_all(p)
     .await
+    })
 }
 
 /// Claims a cron fire: moves `cronNextAt` from `due` to `next` (or records
@@ -156,57 +170,65 @@ pub async fn cron_due(pool: &SqlitePool, now: i64) -> sqlx::Result<Vec<WorkflowR
 /// transaction, which also inserts the fire's run. Returns whether this host
 /// won the fire.
 pub async fn claim_cron(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     id: &str,
     due: i64,
     next: Result<i64, &str>,
 ) -> sqlx::Result<bool> {
+    on_tx!(tx, |c| {
     let done = sqlx::query(
-        "UPDATE workflows SET cronNextAt = ?, cronError = ?, version = version + 1 \
-         WHERE id = ? AND cronNextAt = ? AND status = 'ACTIVE'",
+        "UPDATE workflows SET \"cronNextAt\" = $1, \"cronError\" = $2, version = version + 1 \
+         WHERE id = $3 AND \"cronNextAt\" = $4 AND status = 'ACTIVE'",
     )
     .bind(next.ok())
     .bind(next.err())
     .bind(id)
     .bind(due)
-    .execute(conn)
+    .execute(&mut *c)
     .await?;
     Ok(done.rows_affected() == 1)
+    })
 }
 
 /// Id, name, trigger and steps of every workflow not archived: for finding
 /// which ones name a secret.
-pub async fn all_definitions(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String, String, String)>> {
+pub async fn all_definitions(pool: &Pool) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(
         r#"SELECT id, name, "trigger", steps FROM workflows WHERE status <> 'ARCHIVED' ORDER BY name"#,
     )
-    .fetch_all(pool)
+    .fetch_all(p)
     .await
+    })
 }
 
 /// The hook id of a workflow's inbound webhook URL, made on first need and
 /// kept for the workflow's life.
-pub async fn hook_id(pool: &SqlitePool, workflow_id: &str) -> sqlx::Result<String> {
+pub async fn hook_id(pool: &Pool, workflow_id: &str) -> sqlx::Result<String> {
+    on_pool!(pool, |p| {
     let fresh = hex::encode(rand::random::<[u8; 20]>());
     sqlx::query(
-        "INSERT INTO workflow_hooks (workflowId, hookId) VALUES (?, ?) ON CONFLICT (workflowId) DO NOTHING",
+        "INSERT INTO workflow_hooks (\"workflowId\", \"hookId\") VALUES ($1, $2) ON CONFLICT (\"workflowId\") DO NOTHING",
     )
     .bind(workflow_id)
     .bind(&fresh)
-    .execute(pool)
+    .execute(p)
     .await?;
-    sqlx::query_scalar("SELECT hookId FROM workflow_hooks WHERE workflowId = ?")
+    sqlx::query_scalar("SELECT \"hookId\" FROM workflow_hooks WHERE \"workflowId\" = $1")
         .bind(workflow_id)
-        .fetch_one(pool)
+        .fetch_one(p)
         .await
+    })
 }
 
 /// The workflow behind a hook id.
-pub async fn by_hook(pool: &SqlitePool, hook_id: &str) -> sqlx::Result<Option<WorkflowRow>> {
+pub async fn by_hook(pool: &Pool, hook_id: &str) -> sqlx::Result<Option<WorkflowRow>> {
+    on_pool!(pool, |p| {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM workflows WHERE id = (SELECT workflowId FROM workflow_hooks WHERE hookId = ?)"
+        "SELECT {COLUMNS} FROM workflows WHERE id = (SELECT \"workflowId\" FROM workflow_hooks WHERE \"hookId\" = $1)"
     ))
     .bind(hook_id)
-    .fetch_optional(pool)
+    .fetch_optional(p)
     .await
+    })
 }
