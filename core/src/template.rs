@@ -118,7 +118,7 @@ pub fn render_capped<S: serde::Serialize>(
     max: usize,
 ) -> Result<String, String> {
     let mut out = Capped { bytes: Vec::new(), max };
-    match template.render_to_write(ctx, &mut out) {
+    match template.render_captured_to(ctx, &mut out) {
         Ok(_) => String::from_utf8(out.bytes).map_err(|e| e.to_string()),
         Err(_) if out.bytes.len() >= max => {
             Err(format!("renders to more than the {max} bytes a template may produce"))
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn a_runaway_template_runs_out_of_fuel_and_a_huge_one_is_refused() {
         let e = render(
-            json!({ "x": "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}" }),
+            json!({ "x": "{% for a in range(10000) %}{% for b in range(10000) %}{% set c = b %}{% endfor %}{% endfor %}" }),
         )
         .unwrap_err();
         assert!(e.starts_with("config field `x`: template") && e.contains("fuel"), "{e}");

@@ -9,7 +9,7 @@ use weft::runtime::{
     Backends, CodeSource, CodeTier, Compiler, Grants, LimitOverrides, Limits, LoadError, Outcome, Plugin,
     Runtime, RuntimeConfig, StepFailure, StepInput, builtin,
 };
-use weft::store::{StoreKv, Store};
+use weft::store::{Store, StoreKv};
 
 const NOW: u64 = 1_764_000_000_000;
 

@@ -44,7 +44,10 @@ pub fn fresh_database() -> String {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async move {
             let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
-            sqlx::raw_sql(&format!("CREATE DATABASE {create}")).execute(&mut conn).await.expect("create database");
+            sqlx::raw_sql(&format!("CREATE DATABASE {create}"))
+                .execute(&mut conn)
+                .await
+                .expect("create database");
         })
     })
     .join()
@@ -95,7 +98,8 @@ fn start() -> Server {
 
 /// Stops the cluster and removes its directory once this process is gone.
 fn watchdog(root: bool, bin: &Path, dir: &Path) {
-    let stop = format!("{} -D {} -m immediate stop", bin.join("pg_ctl").display(), dir.join("data").display());
+    let stop =
+        format!("{} -D {} -m immediate stop", bin.join("pg_ctl").display(), dir.join("data").display());
     let stop = if root { format!("su postgres -s /bin/sh -c \"{stop}\"") } else { stop };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
@@ -155,7 +159,9 @@ fn binaries() -> PathBuf {
     eprintln!("PostgreSQL is not installed: installing Debian's postgresql package");
     run(Command::new("apt-get").arg("update").arg("-q"), "apt-get update");
     run(
-        Command::new("apt-get").args(["install", "-y", "-q", "postgresql"]).env("DEBIAN_FRONTEND", "noninteractive"),
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
         "apt-get install postgresql",
     );
     find_binaries().expect("initdb and pg_ctl after installing postgresql")
@@ -182,5 +188,8 @@ fn find_binaries() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }

@@ -40,9 +40,13 @@ async fn an_installed_plugin_is_usable_at_once_and_listed_beside_the_builtins() 
     );
     assert_eq!(body["limits"]["timeMs"], 5000);
     assert_eq!(body["configSchema"]["required"], json!(["name"]));
-    // The same bytes again: nothing new.
-    let (status, _) = host.install(wasm("greeter-v1"), "").await;
+    // The same bytes again: nothing new; with other settings, refused
+    // rather than answered as if they applied.
+    let (status, _) = host.install(wasm("greeter-v1"), "?timeMs=5000").await;
     assert_eq!(status, 200);
+    let (status, body) = host.install(wasm("greeter-v1"), "?timeMs=4000").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("other settings"), "{body}");
 
     let (_, list) = host.get("/api/plugins").await;
     let names: Vec<(String, bool)> = list["data"]

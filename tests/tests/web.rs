@@ -370,12 +370,19 @@ async fn the_dashboard_sees_last_runs_and_todays_counts_and_templates_preview() 
         host.post("/api/email-templates/preview", json!({ "subject": "{{ broken", "data": {} })).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "subject");
-    // A loop bomb runs out of fuel instead of holding the host.
-    let bomb = "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
+    // A loop bomb runs out of fuel instead of holding the host, and a
+    // template that writes too much is cut off while it writes.
+    let bomb =
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% set c = b %}{% endfor %}{% endfor %}";
     let (status, body) =
         host.post("/api/email-templates/preview", json!({ "subject": "s", "text": bomb })).await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("fuel"), "{body}");
+    let flood = "{% set a = 'x' * 10000000 %}{% for i in range(1000) %}{{ a }}{% endfor %}";
+    let (status, body) =
+        host.post("/api/email-templates/preview", json!({ "subject": "s", "text": flood })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("renders to more than"), "{body}");
     let (status, body) =
         host.post("/api/email-templates", json!({ "slug": "preview", "subject": "s", "text": "t" })).await;
     assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("slug")), "{body}");

@@ -15,7 +15,7 @@ use crate::effects::{
 use crate::engine::{Engine, EngineConfig};
 use crate::runtime::SecretsBackend;
 use crate::runtime::{Backends, CompileIsolation, Compiler, Runtime, RuntimeConfig};
-use crate::store::{Durability, StoreKv, Store};
+use crate::store::{Durability, Store, StoreKv};
 
 /// Flags of `weft serve`.
 #[derive(Debug, Args)]

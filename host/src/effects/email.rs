@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::store::Pool;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -12,7 +13,6 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
-use crate::store::Pool;
 
 use super::Secret;
 use crate::runtime::capability::BoxFuture;

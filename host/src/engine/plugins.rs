@@ -84,6 +84,7 @@ pub async fn install(
         .enter()
         .await
         .ok_or(InstallError::Busy(runtime.compile_queue().capacity()))?;
+    let asked = parsed.to_strings();
     let plugin = runtime.load(bytes, Some(parsed), limits).await?;
     let info = plugin.info();
     if runtime.registry().is_builtin(&info.name) {
@@ -91,7 +92,7 @@ pub async fn install(
     }
     if let Some(existing) = plugins::get(store.pool(), &info.name, &info.version).await? {
         if existing.sha256 == plugin.sha256() {
-            same_settings(&existing, &parsed.to_strings(), &limits)?;
+            same_settings(&existing, &asked, &limits)?;
             return Ok((plugin, false));
         }
         return Err(InstallError::Conflict(plugin.id().to_owned(), existing.sha256));

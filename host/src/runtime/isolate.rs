@@ -93,12 +93,10 @@ impl CompileIsolation {
             };
             let mut code = Vec::new();
             let mut message = Vec::new();
-            let (written, read, _) = tokio::join!(
-                write,
-                // No more code than the child could hold in its memory.
-                (&mut stdout).take(self.memory_bytes).read_to_end(&mut code),
-                stderr.read_to_end(&mut message)
-            );
+            // No more code than the child could hold in its memory.
+            let mut stdout = (&mut stdout).take(self.memory_bytes);
+            let (written, read, _) =
+                tokio::join!(write, stdout.read_to_end(&mut code), stderr.read_to_end(&mut message));
             message.truncate(STDERR_BYTES);
             let status = child.wait().await;
             (written, read, status, code, message)
@@ -122,7 +120,12 @@ impl CompileIsolation {
             );
             return Ok(code);
         }
-        if message.contains("memory allocation") || message.contains("out of memory") {
+        // The allocator's abort, or a thread that found no memory for its
+        // stack (ENOMEM, os error 12) under the address-space limit.
+        if ["memory allocation", "out of memory", "Cannot allocate memory", "os error 12"]
+            .iter()
+            .any(|m| message.contains(m))
+        {
             return Err(LoadError::Compile(format!(
                 "compiling needs more than the host's limit of {} bytes of memory",
                 self.memory_bytes

@@ -35,7 +35,9 @@ pub async fn record(
     detail: Option<&str>,
 ) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query("INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(at)
         .bind(actor)
         .bind(role)
@@ -57,21 +59,21 @@ pub async fn list(
     action: Option<&str>,
 ) -> sqlx::Result<Vec<AuditRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(
-        "SELECT * FROM audit_log WHERE ($1 IS NULL OR seq < $1) AND ($2 IS NULL OR action = $2) \
+        sqlx::query_as(
+            "SELECT * FROM audit_log WHERE ($1 IS NULL OR seq < $1) AND ($2 IS NULL OR action = $2) \
          ORDER BY seq DESC LIMIT $3",
-    )
-    .bind(before)
-    .bind(action)
-    .bind(limit)
-    .fetch_all(p)
-    .await
+        )
+        .bind(before)
+        .bind(action)
+        .bind(limit)
+        .fetch_all(p)
+        .await
     })
 }
 
 /// Removes entries older than `before` (unix ms); returns how many.
 pub async fn prune(pool: &Pool, before: i64) -> sqlx::Result<u64> {
     on_pool!(pool, |p| {
-    Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(p).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(p).await?.rows_affected())
     })
 }

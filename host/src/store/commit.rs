@@ -11,8 +11,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Pool, Tx, idempotency};
 use super::runs::{self, LogRow, RunRow};
+use super::{Pool, Tx, idempotency};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;

@@ -56,24 +56,24 @@ const COLUMNS: &str = "slug, subject, text, html, \"createdAt\", \"updatedAt\"";
 /// Every template, by slug.
 pub async fn list(pool: &Pool) -> sqlx::Result<Vec<TemplateRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates ORDER BY slug")).fetch_all(p).await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates ORDER BY slug")).fetch_all(p).await
     })
 }
 
 /// One template.
 pub async fn get(pool: &Pool, slug: &str) -> sqlx::Result<Option<TemplateRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates WHERE slug = $1"))
-        .bind(slug)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM email_templates WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// Creates a template; false when the slug is taken.
 pub async fn insert(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query(&format!(
+        let done = sqlx::query(&format!(
         "INSERT INTO email_templates ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (slug) DO NOTHING"
     ))
     .bind(&row.slug)
@@ -84,14 +84,14 @@ pub async fn insert(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
     .bind(row.updated_at)
     .execute(p)
     .await?;
-    Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     })
 }
 
 /// Replaces the content of a template; false when there is none.
 pub async fn update(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query(
+        let done = sqlx::query(
         "UPDATE email_templates SET subject = $1, text = $2, html = $3, \"updatedAt\" = $4 WHERE slug = $5",
     )
     .bind(&row.subject)
@@ -101,14 +101,14 @@ pub async fn update(pool: &Pool, row: &TemplateRow) -> sqlx::Result<bool> {
     .bind(&row.slug)
     .execute(p)
     .await?;
-    Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     })
 }
 
 /// Removes a template; false when there is none.
 pub async fn delete(pool: &Pool, slug: &str) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query("DELETE FROM email_templates WHERE slug = $1").bind(slug).execute(p).await?;
-    Ok(done.rows_affected() == 1)
+        let done = sqlx::query("DELETE FROM email_templates WHERE slug = $1").bind(slug).execute(p).await?;
+        Ok(done.rows_affected() == 1)
     })
 }

@@ -4,22 +4,17 @@
 use super::{Pool, Tx};
 
 /// The runs started under `key` in `scope` at or after `since` (unix ms).
-pub async fn find(
-    pool: &Pool,
-    scope: &str,
-    key: &str,
-    since: i64,
-) -> sqlx::Result<Option<Vec<String>>> {
+pub async fn find(pool: &Pool, scope: &str, key: &str, since: i64) -> sqlx::Result<Option<Vec<String>>> {
     on_pool!(pool, |p| {
-    let ids: Option<String> = sqlx::query_scalar(
-        "SELECT \"runIds\" FROM idempotency_keys WHERE scope = $1 AND key = $2 AND \"createdAt\" >= $3",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(since)
-    .fetch_optional(p)
-    .await?;
-    ids.map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+        let ids: Option<String> = sqlx::query_scalar(
+            "SELECT \"runIds\" FROM idempotency_keys WHERE scope = $1 AND key = $2 AND \"createdAt\" >= $3",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(since)
+        .fetch_optional(p)
+        .await?;
+        ids.map(|text| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
     })
 }
 
@@ -35,8 +30,8 @@ pub async fn insert(
     since: i64,
 ) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
-    let ids = serde_json::to_string(run_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let done = sqlx::query(
+        let ids = serde_json::to_string(run_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let done = sqlx::query(
         "INSERT INTO idempotency_keys (scope, key, \"runIds\", \"createdAt\") VALUES ($1, $2, $3, $4) \
          ON CONFLICT (scope, key) DO UPDATE SET \"runIds\" = excluded.\"runIds\", \"createdAt\" = excluded.\"createdAt\" \
          WHERE idempotency_keys.\"createdAt\" < $5",
@@ -48,10 +43,10 @@ pub async fn insert(
     .bind(since)
     .execute(&mut *c)
     .await?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(sqlx::Error::Protocol(format!("idempotency key `{key}` was just used by another request")))
-    }
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(sqlx::Error::Protocol(format!("idempotency key `{key}` was just used by another request")))
+        }
     })
 }

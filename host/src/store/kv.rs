@@ -31,12 +31,14 @@ fn db_error(e: sqlx::Error) -> String {
 impl KvBackend for StoreKv {
     fn get<'a>(&'a self, namespace: &'a str, key: &'a str) -> BoxFuture<'a, Result<Option<String>, String>> {
         Box::pin(async move {
-            on_pool!(&self.pool, |p| sqlx::query_scalar("SELECT value FROM plugin_kv WHERE namespace = $1 AND key = $2")
-                .bind(namespace)
-                .bind(key)
-                .fetch_optional(p)
-                .await)
-                .map_err(db_error)
+            on_pool!(&self.pool, |p| sqlx::query_scalar(
+                "SELECT value FROM plugin_kv WHERE namespace = $1 AND key = $2"
+            )
+            .bind(namespace)
+            .bind(key)
+            .fetch_optional(p)
+            .await)
+            .map_err(db_error)
         })
     }
 
@@ -70,7 +72,7 @@ impl KvBackend for StoreKv {
                 .execute(p)
                 .await
                 .map(|_| ()))
-                .map_err(db_error)
+            .map_err(db_error)
         })
     }
 

@@ -75,12 +75,15 @@ impl NotificationRow {
     }
 }
 
-const COLUMNS: &str = "id, title, body, level, link, data, \"workflowId\", \"runId\", \"stepId\", \"createdAt\", \"readAt\"";
+const COLUMNS: &str =
+    "id, title, body, level, link, data, \"workflowId\", \"runId\", \"stepId\", \"createdAt\", \"readAt\"";
 
 /// Stores a notification.
 pub async fn insert(pool: &Pool, row: &NotificationRow) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query(&format!("INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+        sqlx::query(&format!(
+            "INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
         .bind(&row.id)
         .bind(&row.title)
         .bind(&row.body)
@@ -106,17 +109,17 @@ pub async fn list(
     offset: i64,
 ) -> sqlx::Result<(Vec<NotificationRow>, i64)> {
     on_pool!(pool, |p| {
-    let filter = if unread_only { "WHERE \"readAt\" IS NULL" } else { "" };
-    let rows = sqlx::query_as(&format!(
+        let filter = if unread_only { "WHERE \"readAt\" IS NULL" } else { "" };
+        let rows = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM notifications {filter} ORDER BY \"createdAt\" DESC, id DESC LIMIT $1 OFFSET $2"
     ))
     .bind(limit)
     .bind(offset)
     .fetch_all(p)
     .await?;
-    let total =
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM notifications {filter}")).fetch_one(p).await?;
-    Ok((rows, total))
+        let total =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM notifications {filter}")).fetch_one(p).await?;
+        Ok((rows, total))
     })
 }
 
@@ -124,36 +127,37 @@ pub async fn list(
 /// when `id` is unknown.
 pub async fn after(pool: &Pool, id: &str, limit: i64) -> sqlx::Result<Vec<NotificationRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM notifications \
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM notifications \
          WHERE (\"createdAt\", id) > (SELECT \"createdAt\", id FROM notifications WHERE id = $1) \
          ORDER BY \"createdAt\", id LIMIT $2"
-    ))
-    .bind(id)
-    .bind(limit)
-    .fetch_all(p)
-    .await
+        ))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(p)
+        .await
     })
 }
 
 /// One notification.
 pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<NotificationRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM notifications WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// Marks a notification read (keeping the first read time); false when unknown.
 pub async fn mark_read(pool: &Pool, id: &str, now: i64) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query("UPDATE notifications SET \"readAt\" = COALESCE(\"readAt\", $1) WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(p)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        let done =
+            sqlx::query("UPDATE notifications SET \"readAt\" = COALESCE(\"readAt\", $1) WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await?;
+        Ok(done.rows_affected() == 1)
     })
 }

@@ -36,74 +36,76 @@ const COLUMNS: &str =
 /// Stores a plugin with its component bytes.
 pub async fn insert(pool: &Pool, row: &PluginRow, component: &[u8]) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query(&format!(
-        "INSERT INTO plugins ({COLUMNS}, component) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    ))
-    .bind(&row.name)
-    .bind(&row.version)
-    .bind(&row.description)
-    .bind(&row.config_schema)
-    .bind(&row.requested)
-    .bind(&row.granted)
-    .bind(&row.limits)
-    .bind(&row.sha256)
-    .bind(row.size)
-    .bind(row.installed_at)
-    .bind(component)
-    .execute(p)
-    .await
-    .map(|_| ())
+        sqlx::query(&format!(
+            "INSERT INTO plugins ({COLUMNS}, component) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&row.name)
+        .bind(&row.version)
+        .bind(&row.description)
+        .bind(&row.config_schema)
+        .bind(&row.requested)
+        .bind(&row.granted)
+        .bind(&row.limits)
+        .bind(&row.sha256)
+        .bind(row.size)
+        .bind(row.installed_at)
+        .bind(component)
+        .execute(p)
+        .await
+        .map(|_| ())
     })
 }
 
 /// Every installed plugin, by name and version.
 pub async fn list(pool: &Pool) -> sqlx::Result<Vec<PluginRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins ORDER BY name, \"installedAt\"")).fetch_all(p).await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins ORDER BY name, \"installedAt\""))
+            .fetch_all(p)
+            .await
     })
 }
 
 /// One version.
 pub async fn get(pool: &Pool, name: &str, version: &str) -> sqlx::Result<Option<PluginRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE name = $1 AND version = $2"))
-        .bind(name)
-        .bind(version)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE name = $1 AND version = $2"))
+            .bind(name)
+            .bind(version)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// The version installed with exactly these bytes, if any.
 pub async fn by_sha256(pool: &Pool, sha256: &str) -> sqlx::Result<Option<PluginRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE sha256 = $1 LIMIT 1"))
-        .bind(sha256)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM plugins WHERE sha256 = $1 LIMIT 1"))
+            .bind(sha256)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// The component bytes of one version.
 pub async fn component(pool: &Pool, name: &str, version: &str) -> sqlx::Result<Option<Vec<u8>>> {
     on_pool!(pool, |p| {
-    sqlx::query_scalar("SELECT component FROM plugins WHERE name = $1 AND version = $2")
-        .bind(name)
-        .bind(version)
-        .fetch_optional(p)
-        .await
+        sqlx::query_scalar("SELECT component FROM plugins WHERE name = $1 AND version = $2")
+            .bind(name)
+            .bind(version)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// Removes one version; returns whether it existed.
 pub async fn delete(pool: &Pool, name: &str, version: &str) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query("DELETE FROM plugins WHERE name = $1 AND version = $2")
-        .bind(name)
-        .bind(version)
-        .execute(p)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        let done = sqlx::query("DELETE FROM plugins WHERE name = $1 AND version = $2")
+            .bind(name)
+            .bind(version)
+            .execute(p)
+            .await?;
+        Ok(done.rows_affected() == 1)
     })
 }
 

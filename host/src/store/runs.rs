@@ -75,7 +75,7 @@ const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"s
 /// Inserts a run.
 pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
-    sqlx::query(&format!(
+        sqlx::query(&format!(
         "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&run.id)
@@ -105,7 +105,7 @@ pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
 /// and then writes nothing.
 pub async fn advance(tx: &mut Tx, run: &RunRow) -> sqlx::Result<bool> {
     on_tx!(tx, |c| {
-    let done = sqlx::query(
+        let done = sqlx::query(
         "UPDATE workflow_runs SET status = $1, context = $2, \"currentStep\" = $3, \"finishedAt\" = $4, error = $5, position = $6, \
          \"wakeAt\" = $7, \"leaseOwner\" = $8, \"leaseUntil\" = $9, \"updatedAt\" = $10 \
          WHERE id = $11 AND \"claimCount\" = $12 AND status IN ('PENDING', 'RUNNING', 'WAITING')",
@@ -124,50 +124,50 @@ pub async fn advance(tx: &mut Tx, run: &RunRow) -> sqlx::Result<bool> {
     .bind(run.claim_count)
     .execute(&mut *c)
     .await?;
-    Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     })
 }
 
 /// Appends log rows in one statement.
 pub async fn insert_logs(tx: &mut Tx, logs: &[&LogRow]) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
-    if logs.is_empty() {
-        return Ok(());
-    }
-    let mut qb = sqlx::QueryBuilder::new(
-        "INSERT INTO workflow_run_logs (id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\") ",
-    );
-    qb.push_values(logs, |mut b, log| {
-        b.push_bind(&log.id)
-            .push_bind(&log.run_id)
-            .push_bind(&log.step)
-            .push_bind(&log.action)
-            .push_bind(&log.result)
-            .push_bind(log.created_at)
-            .push_bind(log.seq)
-            .push_bind(log.attempt)
-            .push_bind(log.fuel)
-            .push_bind(log.duration_us)
-            .push_bind(log.peak_memory_bytes);
-    });
-    qb.build().execute(&mut *c).await.map(|_| ())
+        if logs.is_empty() {
+            return Ok(());
+        }
+        let mut qb = sqlx::QueryBuilder::new(
+            "INSERT INTO workflow_run_logs (id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\") ",
+        );
+        qb.push_values(logs, |mut b, log| {
+            b.push_bind(&log.id)
+                .push_bind(&log.run_id)
+                .push_bind(&log.step)
+                .push_bind(&log.action)
+                .push_bind(&log.result)
+                .push_bind(log.created_at)
+                .push_bind(log.seq)
+                .push_bind(log.attempt)
+                .push_bind(log.fuel)
+                .push_bind(log.duration_us)
+                .push_bind(log.peak_memory_bytes);
+        });
+        qb.build().execute(&mut *c).await.map(|_| ())
     })
 }
 
 /// One run.
 pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<RunRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflow_runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// A run's logs in order.
 pub async fn logs(pool: &Pool, run_id: &str) -> sqlx::Result<Vec<LogRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(
+        sqlx::query_as(
         "SELECT id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\" \
          FROM workflow_run_logs WHERE \"runId\" = $1 ORDER BY seq, \"createdAt\"",
     )
@@ -180,7 +180,7 @@ pub async fn logs(pool: &Pool, run_id: &str) -> sqlx::Result<Vec<LogRow>> {
 /// One log row of a run.
 pub async fn log(pool: &Pool, run_id: &str, log_id: &str) -> sqlx::Result<Option<LogRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(
+        sqlx::query_as(
         "SELECT id, \"runId\", step, action, result, \"createdAt\", seq, attempt, fuel, \"durationUs\", \"peakMemoryBytes\" \
          FROM workflow_run_logs WHERE \"runId\" = $1 AND id = $2",
     )
@@ -203,8 +203,8 @@ pub async fn changes_between(
     run_id: Option<&str>,
 ) -> sqlx::Result<Vec<(i64, RunRow)>> {
     on_tx!(tx, |c| {
-    let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
-    let rows: Vec<ChangedRun> = sqlx::query_as(&format!(
+        let columns: String = COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let rows: Vec<ChangedRun> = sqlx::query_as(&format!(
         "SELECT c.seq AS \"changeSeq\", {columns} FROM \
            (SELECT \"runId\", MAX(seq) AS seq FROM run_changes WHERE seq > $1 AND seq <= $4 GROUP BY \"runId\") c \
          JOIN workflow_runs r ON r.id = c.\"runId\" \
@@ -216,15 +216,15 @@ pub async fn changes_between(
     .bind(upto)
     .fetch_all(&mut *c)
     .await?;
-    Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
+        Ok(rows.into_iter().map(|c| (c.change_seq, c.run)).collect())
     })
 }
 
 /// The newest change number, and the number of the oldest change kept.
 pub async fn change_bounds(tx: &mut Tx) -> sqlx::Result<(i64, i64)> {
     on_tx!(tx, |c| {
-    // Two subqueries, so SQLite reads each end of the index, not the table.
-    sqlx::query_as(
+        // Two subqueries, so SQLite reads each end of the index, not the table.
+        sqlx::query_as(
         "SELECT COALESCE((SELECT MAX(seq) FROM run_changes), 0), COALESCE((SELECT MIN(seq) FROM run_changes), 0)",
     )
     .fetch_one(&mut *c)
@@ -251,11 +251,11 @@ pub async fn window_end(tx: &mut Tx, after: i64, limit: i64) -> sqlx::Result<i64
 /// Drops all but the newest `keep` changes from the feed.
 pub async fn prune_changes(pool: &Pool, keep: i64) -> sqlx::Result<u64> {
     on_pool!(pool, |p| {
-    sqlx::query("DELETE FROM run_changes WHERE seq <= (SELECT MAX(seq) FROM run_changes) - $1")
-        .bind(keep)
-        .execute(p)
-        .await
-        .map(|d| d.rows_affected())
+        sqlx::query("DELETE FROM run_changes WHERE seq <= (SELECT MAX(seq) FROM run_changes) - $1")
+            .bind(keep)
+            .execute(p)
+            .await
+            .map(|d| d.rows_affected())
     })
 }
 
@@ -370,26 +370,34 @@ pub async fn claim_due(
         json_list(pool, 5, "j")
     );
     on_pool!(pool, |p| {
-        sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now).bind(limit).bind(driving).fetch_all(p).await
+        sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .bind(driving)
+            .fetch_all(p)
+            .await
     })
 }
 
 /// Extends `owner`'s leases on the runs its tasks drive (`driving`, a JSON
 /// list of ids); a run whose task ended without settling it is not renewed,
 /// so its lease lapses and another claim picks it up.
-pub async fn renew_leases(
-    pool: &Pool,
-    owner: &str,
-    lease_until: i64,
-    driving: &str,
-) -> sqlx::Result<u64> {
+pub async fn renew_leases(pool: &Pool, owner: &str, lease_until: i64, driving: &str) -> sqlx::Result<u64> {
     let sql = format!(
         "UPDATE workflow_runs SET \"leaseUntil\" = $1 WHERE \"leaseOwner\" = $2 \
          AND status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM {})",
         json_list(pool, 3, "j")
     );
     on_pool!(pool, |p| {
-        sqlx::query(&sql).bind(lease_until).bind(owner).bind(driving).execute(p).await.map(|d| d.rows_affected())
+        sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(owner)
+            .bind(driving)
+            .execute(p)
+            .await
+            .map(|d| d.rows_affected())
     })
 }
 
@@ -408,7 +416,7 @@ fn json_list(pool: &Pool, n: usize, alias: &str) -> String {
 /// failure, so a run that keeps failing to commit does not spin).
 pub async fn release(pool: &Pool, id: &str, claim: i64, free_at: Option<i64>) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query("UPDATE workflow_runs SET \"leaseOwner\" = NULL, \"leaseUntil\" = $1 WHERE id = $2 AND \"claimCount\" = $3")
+        sqlx::query("UPDATE workflow_runs SET \"leaseOwner\" = NULL, \"leaseUntil\" = $1 WHERE id = $2 AND \"claimCount\" = $3")
         .bind(free_at)
         .bind(id)
         .bind(claim)
@@ -486,7 +494,7 @@ async fn insert_run_log(
     now: i64,
 ) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
-    sqlx::query(
+        sqlx::query(
         "INSERT INTO workflow_run_logs (id, \"runId\", step, action, result, \"createdAt\", seq) \
          VALUES ($1, $2, $3, $4, '{}', $5, COALESCE($6, (SELECT COALESCE(MAX(seq), 0) + 1 FROM workflow_run_logs WHERE \"runId\" = $2)))",
     )

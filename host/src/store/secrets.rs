@@ -29,19 +29,19 @@ pub const FINGERPRINT: &str = "secretKeyFingerprint";
 /// A setting's value.
 pub async fn setting(pool: &Pool, key: &str) -> sqlx::Result<Option<String>> {
     on_pool!(pool, |p| {
-    sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(p).await
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(p).await
     })
 }
 
 /// Stores `fingerprint` unless one is stored; returns the one that is.
 pub async fn claim_fingerprint(pool: &Pool, fingerprint: &str) -> sqlx::Result<String> {
     on_pool!(pool, |p| {
-    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-        .bind(FINGERPRINT)
-        .bind(fingerprint)
-        .execute(p)
-        .await?;
-    Ok(setting(pool, FINGERPRINT).await?.unwrap_or_default())
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(FINGERPRINT)
+            .bind(fingerprint)
+            .execute(p)
+            .await?;
+        Ok(setting(pool, FINGERPRINT).await?.unwrap_or_default())
     })
 }
 
@@ -50,7 +50,7 @@ pub async fn claim_fingerprint(pool: &Pool, fingerprint: &str) -> sqlx::Result<S
 /// write a value no other host can open). Returns whether it was written.
 pub async fn put(pool: &Pool, row: &SecretRow, fingerprint: &str) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query(
+        let done = sqlx::query(
         "INSERT INTO secrets (name, sealed, \"allowedHosts\", \"createdAt\", \"updatedAt\") \
          SELECT $1, $2, $3, $4, $4 WHERE (SELECT value FROM settings WHERE key = $5) = $6 \
          ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, \"allowedHosts\" = excluded.\"allowedHosts\", \
@@ -64,36 +64,32 @@ pub async fn put(pool: &Pool, row: &SecretRow, fingerprint: &str) -> sqlx::Resul
     .bind(fingerprint)
     .execute(p)
     .await?;
-    Ok(done.rows_affected() > 0)
+        Ok(done.rows_affected() > 0)
     })
 }
 
 /// One secret.
 pub async fn get(pool: &Pool, name: &str) -> sqlx::Result<Option<SecretRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as("SELECT * FROM secrets WHERE name = $1").bind(name).fetch_optional(p).await
+        sqlx::query_as("SELECT * FROM secrets WHERE name = $1").bind(name).fetch_optional(p).await
     })
 }
 
 /// Every secret, by name.
 pub async fn list(pool: &Pool) -> sqlx::Result<Vec<SecretRow>> {
-    on_pool!(pool, |p| {
-    sqlx::query_as("SELECT * FROM secrets ORDER BY name").fetch_all(p).await
-    })
+    on_pool!(pool, |p| { sqlx::query_as("SELECT * FROM secrets ORDER BY name").fetch_all(p).await })
 }
 
 /// Names of the stored secrets.
 pub async fn names(pool: &Pool) -> sqlx::Result<Vec<String>> {
-    on_pool!(pool, |p| {
-    sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(p).await
-    })
+    on_pool!(pool, |p| { sqlx::query_scalar("SELECT name FROM secrets ORDER BY name").fetch_all(p).await })
 }
 
 /// Removes a secret; returns whether it existed.
 pub async fn delete(pool: &Pool, name: &str) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(p).await?;
-    Ok(done.rows_affected() > 0)
+        let done = sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(p).await?;
+        Ok(done.rows_affected() > 0)
     })
 }
 

@@ -28,24 +28,22 @@ const COLUMNS: &str = "id, name, role, \"createdAt\", \"expiresAt\", \"lastUsedA
 /// The token with this sha256.
 pub async fn lookup(pool: &Pool, hash: &str) -> sqlx::Result<Option<TokenRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE \"tokenHash\" = $1"))
-        .bind(hash)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens WHERE \"tokenHash\" = $1"))
+            .bind(hash)
+            .fetch_optional(p)
+            .await
     })
 }
 
 /// How many tokens are stored.
 pub async fn count(pool: &Pool) -> sqlx::Result<i64> {
-    on_pool!(pool, |p| {
-    sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(p).await
-    })
+    on_pool!(pool, |p| { sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens").fetch_one(p).await })
 }
 
 /// Stores a token hash.
 pub async fn insert(pool: &Pool, row: &TokenRow, hash: &str) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query(
+        sqlx::query(
         "INSERT INTO api_tokens (id, name, \"tokenHash\", \"createdAt\", role, \"expiresAt\") VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&row.id)
@@ -63,28 +61,28 @@ pub async fn insert(pool: &Pool, row: &TokenRow, hash: &str) -> sqlx::Result<()>
 /// Every token, newest first.
 pub async fn list(pool: &Pool) -> sqlx::Result<Vec<TokenRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY \"createdAt\" DESC, id DESC"))
-        .fetch_all(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY \"createdAt\" DESC, id DESC"))
+            .fetch_all(p)
+            .await
     })
 }
 
 /// Revokes a token; false when there is none with that id.
 pub async fn delete(pool: &Pool, id: &str) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1").bind(id).execute(p).await?;
-    Ok(done.rows_affected() == 1)
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1").bind(id).execute(p).await?;
+        Ok(done.rows_affected() == 1)
     })
 }
 
 /// Records a use of the token `id` at `now`.
 pub async fn touch(pool: &Pool, id: &str, now: i64) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query("UPDATE api_tokens SET \"lastUsedAt\" = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ())
+        sqlx::query("UPDATE api_tokens SET \"lastUsedAt\" = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ())
     })
 }

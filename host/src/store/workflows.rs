@@ -53,7 +53,7 @@ const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "creat
 /// Inserts a new workflow.
 pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
-    sqlx::query(&format!(
+        sqlx::query(&format!(
         "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&row.id)
@@ -81,7 +81,7 @@ pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
 /// `expected_version` (optimistic concurrency); returns whether it was written.
 pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sqlx::Result<bool> {
     on_pool!(pool, |p| {
-    let done = sqlx::query(
+        let done = sqlx::query(
         r#"UPDATE workflows SET name = $1, description = $2, "trigger" = $3, steps = $4, status = $5, "updatedAt" = $6,
            version = $7, "eventType" = $8, "resolvedTypes" = $9, "cronNextAt" = $10, "cronError" = $11, limits = $12,
            layout = $13 WHERE id = $14 AND version = $15"#,
@@ -103,17 +103,17 @@ pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sq
     .bind(expected_version)
     .execute(p)
     .await?;
-    Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
     })
 }
 
 /// One workflow.
 pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(p)
-        .await
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(p)
+            .await
     })
 }
 
@@ -125,7 +125,7 @@ pub async fn list(
     offset: i64,
 ) -> sqlx::Result<(Vec<WorkflowRow>, i64)> {
     on_pool!(pool, |p| {
-    let rows = sqlx::query_as(&format!(
+        let rows = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM workflows WHERE ($1 IS NULL OR status = $1) ORDER BY \"createdAt\" DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(status)
@@ -133,18 +133,20 @@ pub async fn list(
     .bind(offset)
     .fetch_all(p)
     .await?;
-    let total = sqlx::query_scalar("SELECT COUNT(*) FROM workflows WHERE ($1 IS NULL OR status = $1)")
-        .bind(status)
-        .fetch_one(p)
-        .await?;
-    Ok((rows, total))
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM workflows WHERE ($1 IS NULL OR status = $1)")
+            .bind(status)
+            .fetch_one(p)
+            .await?;
+        Ok((rows, total))
     })
 }
 
 /// ACTIVE workflows listening for an event type.
 pub async fn listening(pool: &Pool, event_type: &str) -> sqlx::Result<Vec<WorkflowRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE \"eventType\" = $1 AND status = 'ACTIVE'"))
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM workflows WHERE \"eventType\" = $1 AND status = 'ACTIVE'"
+        ))
         .bind(event_type)
         .fetch_all(p)
         .await
@@ -154,7 +156,7 @@ pub async fn listening(pool: &Pool, event_type: &str) -> sqlx::Result<Vec<Workfl
 /// ACTIVE cron workflows whose next fire is due.
 pub async fn cron_due(pool: &Pool, now: i64) -> sqlx::Result<Vec<WorkflowRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!(
+        sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM workflows WHERE \"cronNextAt\" IS NOT NULL AND \"cronNextAt\" <= $1 AND status = 'ACTIVE' LIMIT 100"
     ))
     .bind(now)
@@ -169,24 +171,19 @@ pub async fn cron_due(pool: &Pool, now: i64) -> sqlx::Result<Vec<WorkflowRow>> {
 /// claim cannot write the fired tick back. Runs inside the caller's
 /// transaction, which also inserts the fire's run. Returns whether this host
 /// won the fire.
-pub async fn claim_cron(
-    tx: &mut Tx,
-    id: &str,
-    due: i64,
-    next: Result<i64, &str>,
-) -> sqlx::Result<bool> {
+pub async fn claim_cron(tx: &mut Tx, id: &str, due: i64, next: Result<i64, &str>) -> sqlx::Result<bool> {
     on_tx!(tx, |c| {
-    let done = sqlx::query(
-        "UPDATE workflows SET \"cronNextAt\" = $1, \"cronError\" = $2, version = version + 1 \
+        let done = sqlx::query(
+            "UPDATE workflows SET \"cronNextAt\" = $1, \"cronError\" = $2, version = version + 1 \
          WHERE id = $3 AND \"cronNextAt\" = $4 AND status = 'ACTIVE'",
-    )
-    .bind(next.ok())
-    .bind(next.err())
-    .bind(id)
-    .bind(due)
-    .execute(&mut *c)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        )
+        .bind(next.ok())
+        .bind(next.err())
+        .bind(id)
+        .bind(due)
+        .execute(&mut *c)
+        .await?;
+        Ok(done.rows_affected() == 1)
     })
 }
 
@@ -194,11 +191,11 @@ pub async fn claim_cron(
 /// which ones name a secret.
 pub async fn all_definitions(pool: &Pool) -> sqlx::Result<Vec<(String, String, String, String)>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(
-        r#"SELECT id, name, "trigger", steps FROM workflows WHERE status <> 'ARCHIVED' ORDER BY name"#,
-    )
-    .fetch_all(p)
-    .await
+        sqlx::query_as(
+            r#"SELECT id, name, "trigger", steps FROM workflows WHERE status <> 'ARCHIVED' ORDER BY name"#,
+        )
+        .fetch_all(p)
+        .await
     })
 }
 
@@ -206,25 +203,25 @@ pub async fn all_definitions(pool: &Pool) -> sqlx::Result<Vec<(String, String, S
 /// kept for the workflow's life.
 pub async fn hook_id(pool: &Pool, workflow_id: &str) -> sqlx::Result<String> {
     on_pool!(pool, |p| {
-    let fresh = hex::encode(rand::random::<[u8; 20]>());
-    sqlx::query(
+        let fresh = hex::encode(rand::random::<[u8; 20]>());
+        sqlx::query(
         "INSERT INTO workflow_hooks (\"workflowId\", \"hookId\") VALUES ($1, $2) ON CONFLICT (\"workflowId\") DO NOTHING",
     )
     .bind(workflow_id)
     .bind(&fresh)
     .execute(p)
     .await?;
-    sqlx::query_scalar("SELECT \"hookId\" FROM workflow_hooks WHERE \"workflowId\" = $1")
-        .bind(workflow_id)
-        .fetch_one(p)
-        .await
+        sqlx::query_scalar("SELECT \"hookId\" FROM workflow_hooks WHERE \"workflowId\" = $1")
+            .bind(workflow_id)
+            .fetch_one(p)
+            .await
     })
 }
 
 /// The workflow behind a hook id.
 pub async fn by_hook(pool: &Pool, hook_id: &str) -> sqlx::Result<Option<WorkflowRow>> {
     on_pool!(pool, |p| {
-    sqlx::query_as(&format!(
+        sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM workflows WHERE id = (SELECT \"workflowId\" FROM workflow_hooks WHERE \"hookId\" = $1)"
     ))
     .bind(hook_id)
