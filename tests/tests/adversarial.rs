@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use weft_tests::receiver::{Answer, Receiver};
+use weft_tests::both_databases;
 use weft_tests::{Host, Options, plugin_wasm};
 
 const T: Duration = Duration::from_secs(60);
@@ -53,6 +54,7 @@ async fn half_written(host: &Host) -> Vec<String> {
     bad
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_fail_only_their_own_runs_with_the_limit_they_hit() {
     let host = Host::start();
@@ -125,7 +127,9 @@ async fn hostile_plugins_fail_only_their_own_runs_with_the_limit_they_hit() {
     assert_eq!(host.get("/api/health").await.0, 200);
     assert_eq!(half_written(&host).await, Vec::<String>::new());
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
     let host = Host::start();
@@ -228,6 +232,7 @@ async fn hostile_input_gets_a_4xx_naming_the_problem_and_stores_nothing() {
     assert_eq!(status, 201, "{created}");
     assert_eq!((&created["status"], &created["version"]), (&json!("DRAFT"), &json!(1)));
     assert_ne!(created["id"], "mine");
+}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

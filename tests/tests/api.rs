@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use weft_tests::{Host, Options, TOKEN};
+use weft_tests::both_databases;
 
 fn simple() -> serde_json::Value {
     json!({
@@ -12,6 +13,7 @@ fn simple() -> serde_json::Value {
     })
 }
 
+both_databases! {
 #[tokio::test]
 async fn workflows_are_created_read_listed_edited_and_change_status() {
     let host = Host::start();
@@ -69,7 +71,9 @@ async fn workflows_are_created_read_listed_edited_and_change_status() {
     let (status, _) = host.put(&format!("/api/workflows/{second}/pause"), json!({})).await;
     assert_eq!(status, 409, "a DRAFT cannot be paused");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn bad_requests_get_the_right_status_and_name_the_problem() {
     let host = Host::start();
@@ -190,7 +194,9 @@ async fn bad_requests_get_the_right_status_and_name_the_problem() {
     assert_eq!(status, 422);
     assert_eq!(body["error"]["message"], "missing field `type`");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_trigger_with_wait_answers_with_the_finished_run() {
     let host = Host::start();
@@ -207,6 +213,7 @@ async fn a_trigger_with_wait_answers_with_the_finished_run() {
         body["error"]["message"],
         "query parameter `wait` must be milliseconds from 0 to 60000, got \"soon\""
     );
+}
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use weft_tests::receiver::Receiver;
+use weft_tests::both_databases;
 use weft_tests::{Host, Options, pairs, plugin_wasm, trail};
 
 const T: Duration = Duration::from_secs(30);
@@ -91,6 +92,7 @@ async fn a_failed_group_commit_fails_only_its_run_and_every_run_completes() {
     assert_eq!(held.as_deref(), Some("0"), "no finished run keeps a lease");
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_whose_lease_lapsed_cannot_record_its_step() {
     let receiver = Receiver::start().await;
@@ -109,7 +111,7 @@ async fn a_driver_whose_lease_lapsed_cannot_record_its_step() {
     wait_until("the hook is in flight", async || !receiver.seen().is_empty()).await;
     // The lease lapses while the step is in flight (a long stall would do
     // the same): the run is claimable again, by either host.
-    a.sql(&format!("UPDATE workflow_runs SET leaseUntil = 0 WHERE id = '{id}';")).await;
+    a.sql(&format!("UPDATE workflow_runs SET \"leaseUntil\" = 0 WHERE id = '{id}';")).await;
     let run = b.wait_for(&id, "COMPLETED", T).await;
     tokio::time::sleep(Duration::from_millis(2_000)).await; // any stale driver has finished by now
     let (_, run_after) = b.get(&format!("/api/workflow-runs/{id}")).await;
@@ -120,7 +122,9 @@ async fn a_driver_whose_lease_lapsed_cannot_record_its_step() {
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys.values().all(|n| (1..=2).contains(n)), "at least once, at most twice: {keys:?}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_with_a_step_in_flight_and_a_browser_connected_records_the_step_and_exits() {
     let receiver = Receiver::start().await;
@@ -150,7 +154,9 @@ async fn a_stop_with_a_step_in_flight_and_a_browser_connected_records_the_step_a
     assert_eq!(trail(&run), pairs(&[("hook", "completed"), ("after", "completed")]));
     assert_eq!(receiver.seen().len(), 1);
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_stops_at_once_and_the_run_resumes_after_its_lease() {
     let receiver = Receiver::start().await;
@@ -175,7 +181,9 @@ async fn a_second_signal_stops_at_once_and_the_run_resumes_after_its_lease() {
     let run = host.wait_for(&id, "COMPLETED", T).await;
     assert_eq!(trail(&run), pairs(&[("hook", "completed")]));
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cron_expression_that_stops_parsing_is_shown_not_silently_dropped() {
     let host = Host::start();
@@ -203,7 +211,9 @@ async fn a_cron_expression_that_stops_parsing_is_shown_not_silently_dropped() {
     assert!(shown.get("nextFireAt").is_none(), "{shown}");
     assert!(host.stderr().iter().any(|l| l.contains(&format!("cron workflow `{wf}` is disarmed"))));
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_interrupts_the_step_in_flight_and_drops_its_result() {
     let receiver = Receiver::start().await;
@@ -227,7 +237,9 @@ async fn cancel_interrupts_the_step_in_flight_and_drops_its_result() {
     assert!(run["context"]["steps"].get("hook").is_none(), "{:#}", run["context"]);
     assert!(host.stderr().iter().any(|l| l.contains("its step in flight was interrupted")));
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_branches_call_their_webhooks_at_the_same_time() {
     let receiver = Receiver::start().await;
@@ -248,7 +260,9 @@ async fn parallel_branches_call_their_webhooks_at_the_same_time() {
     assert_eq!(steps, BTreeSet::from(["left".to_owned(), "right".to_owned()]));
     assert_eq!(run["context"]["steps"]["both"]["left"]["status"], json!(200));
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_condition_loop_ends_failed_at_the_step_budget_with_one_key_per_visit() {
     let receiver = Receiver::start().await;
@@ -280,7 +294,9 @@ async fn a_condition_loop_ends_failed_at_the_step_budget_with_one_key_per_visit(
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "limits.maxSteps");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_starts_each_event_and_trigger_once() {
     let host = Host::start();
@@ -332,7 +348,9 @@ async fn an_idempotency_key_starts_each_event_and_trigger_once() {
         .await;
     assert_eq!(status, 400, "{body}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn activating_an_active_cron_workflow_between_fires_never_fires_a_tick_twice() {
     let host = Host::start();
@@ -361,7 +379,9 @@ async fn activating_an_active_cron_workflow_between_fires_never_fires_a_tick_twi
     assert!(fired.len() >= 2, "it fired: {fired:?}");
     assert_eq!(distinct.len(), fired.len(), "a tick fired twice: {fired:?}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crontab_weekdays_mean_what_crontab_says() {
     let host = Host::start();
@@ -387,7 +407,9 @@ async fn crontab_weekdays_mean_what_crontab_says() {
         }
     }
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_version_stays_while_runs_or_workflows_need_it_and_edits_keep_pins() {
     let host = Host::start_with(options(10_000));
@@ -423,4 +445,5 @@ async fn a_plugin_version_stays_while_runs_or_workflows_need_it_and_edits_keep_p
     host.post(&format!("/api/workflow-runs/{waiting}/cancel"), json!({})).await;
     let (status, body) = host.call("DELETE", "/api/plugins/greeter/1.0.0", None).await;
     assert_eq!(status, 204, "{body}");
+}
 }

@@ -11,6 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use weft_tests::receiver::{Answer, Receiver, Seen};
+use weft_tests::both_databases;
 use weft_tests::smtp::SmtpSink;
 use weft_tests::{Host, Options, pairs, trail};
 
@@ -55,6 +56,7 @@ fn last_error(run: &Value) -> String {
     logs.iter().rev().find_map(|l| l["result"]["error"].as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_templates_are_managed_over_the_api_and_checked_when_saved() {
     let host = Host::start();
@@ -97,7 +99,9 @@ async fn email_templates_are_managed_over_the_api_and_checked_when_saved() {
     let (status, _) = host.put("/api/email-templates/nope", json!({ "subject": "x", "text": "y" })).await;
     assert_eq!(status, 404);
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_builtin_is_granted_only_the_interface_it_needs() {
     let host = Host::start();
@@ -115,7 +119,9 @@ async fn each_builtin_is_granted_only_the_interface_it_needs() {
         assert_eq!(body["versions"][0]["builtin"], true, "{name}");
     }
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_email_step_sends_a_stored_template_through_a_real_smtp_server() {
     let smtp = SmtpSink::start();
@@ -165,7 +171,9 @@ async fn an_email_step_sends_a_stored_template_through_a_real_smtp_server() {
     let logs = run["logs"][0]["result"]["logs"].to_string();
     assert!(logs.contains("email to ada@example.test (3 recipients)"), "{logs}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_failures_retry_when_temporary_and_fail_at_once_when_final() {
     let smtp = SmtpSink::start();
@@ -204,7 +212,9 @@ async fn smtp_failures_retry_when_temporary_and_fail_at_once_when_final() {
     assert!(error.contains("`to` address `not an address` is not valid"), "{error}");
     assert!(smtp.next_message(Duration::from_millis(200)).is_none());
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_gives_retries_then_a_failed_step_with_the_smtp_error() {
     // A port nothing listens on: bind, note it, close.
@@ -233,6 +243,7 @@ async fn smtp_down_gives_retries_then_a_failed_step_with_the_smtp_error() {
     assert!(error.to_lowercase().contains("connect"), "{error}");
     assert_eq!(run["logs"][0]["result"]["retryable"], true);
 }
+}
 
 fn receiver_host(extra: &[(&str, String)]) -> Host {
     let mut vars =
@@ -256,6 +267,7 @@ fn hook_workflow(url: &str, retry: Value) -> Value {
     })
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_is_sent_signed_with_its_idempotency_key_and_the_response_is_the_output() {
     let receiver = Receiver::start().await;
@@ -290,7 +302,9 @@ async fn a_webhook_is_sent_signed_with_its_idempotency_key_and_the_response_is_t
     let logs = run["logs"][0]["result"]["logs"].to_string();
     assert!(logs.contains(&format!("http PUT {}/hooks/c-7?n=3&q=a%20b -> 200", receiver.base)), "{logs}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_500_is_retried_to_success_with_the_same_message_id_and_a_404_fails_at_once() {
     let receiver = Receiver::start().await;
@@ -318,7 +332,9 @@ async fn a_500_is_retried_to_success_with_the_same_message_id_and_a_404_fails_at
     let error = last_error(&run);
     assert!(error.contains("answered HTTP 404") && error.contains("no such hook"), "{error}");
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_outside_the_allow_list_is_refused() {
     let receiver = Receiver::start().await;
@@ -334,7 +350,9 @@ async fn a_redirect_outside_the_allow_list_is_refused() {
     assert!(error.contains("destination 127.0.0.2 of `127.0.0.2` is a loopback address; refused"), "{error}");
     assert_eq!(receiver.seen().len(), 1);
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_allow_list_loopback_is_refused_and_the_receiver_sees_nothing() {
     let receiver = Receiver::start().await;
@@ -353,7 +371,9 @@ async fn without_an_allow_list_loopback_is_refused_and_the_receiver_sees_nothing
     }
     assert!(receiver.seen().is_empty(), "{:?}", receiver.seen());
 }
+}
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_from_a_running_workflow_reaches_the_sse_stream() {
     let host = Host::start();
@@ -413,7 +433,9 @@ async fn a_notification_from_a_running_workflow_reaches_the_sse_stream() {
     assert_eq!(status, 400);
     assert!(body["error"]["message"].as_str().unwrap().contains("`unread`"), "{body}");
 }
+}
 
+both_databases! {
 /// The whole scenario through the real binary, with a logged-in SMTP relay
 /// and a signing secret, then a search for those secrets everywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,4 +557,5 @@ async fn contact_created_runs_email_wait_webhook_update_and_notification_end_to_
     for secret in [SMTP_PASSWORD, SECRET_KEY, &webhook_secret()] {
         assert!(!everything.contains(secret), "secret {secret:?} leaked");
     }
+}
 }

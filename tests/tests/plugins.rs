@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use weft_tests::{Host, Options, plugin_wasm};
+use weft_tests::both_databases;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -29,6 +30,7 @@ async fn run_greeting(host: &Host, workflow: &str) -> Value {
     run["context"]["steps"]["greet"].clone()
 }
 
+both_databases! {
 #[tokio::test]
 async fn an_installed_plugin_is_usable_at_once_and_listed_beside_the_builtins() {
     let host = Host::start();
@@ -63,7 +65,9 @@ async fn an_installed_plugin_is_usable_at_once_and_listed_beside_the_builtins() 
     let wf = host.create_active(greet_workflow("greeter", None)).await;
     assert_eq!(run_greeting(&host, &wf).await, json!({ "greeting": "hello ada", "version": "1.0.0" }));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_new_version_serves_new_runs_while_a_waiting_run_finishes_on_the_old_one() {
     let host = Host::start();
@@ -88,7 +92,9 @@ async fn a_new_version_serves_new_runs_while_a_waiting_run_finishes_on_the_old_o
     let new = host.wait_for(&new_run, "COMPLETED", T).await;
     assert_eq!(new["context"]["steps"]["greet"]["version"], "2.0.0");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn every_install_error_has_its_status_and_names_the_problem() {
     let host = Host::start();
@@ -159,7 +165,9 @@ async fn every_install_error_has_its_status_and_names_the_problem() {
         "{body}"
     );
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_plugin_in_use_or_built_in_cannot_be_deleted() {
     let host = Host::start();
@@ -193,7 +201,9 @@ async fn a_plugin_in_use_or_built_in_cannot_be_deleted() {
     assert_eq!(status, 422, "a workflow whose plugin is gone: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("unknown step type `greeter`"), "{body}");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_second_host_on_the_same_database_sees_an_install_without_a_restart() {
     let first = Host::start();
@@ -211,7 +221,9 @@ async fn a_second_host_on_the_same_database_sees_an_install_without_a_restart() 
     let wf = second.create_active(greet_workflow("greeter", None)).await;
     assert_eq!(run_greeting(&second, &wf).await["version"], "1.0.0");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_multipart_install_takes_grants_and_limits_from_its_settings_part() {
     let host = Host::start();
@@ -254,6 +266,7 @@ async fn a_multipart_install_takes_grants_and_limits_from_its_settings_part() {
     let (_, list) = host.get("/api/plugins/noop").await;
     assert_eq!(list["error"]["code"], "not_found", "nothing was half-installed: {list}");
 }
+}
 
 /// A host whose installs compile (the shared test cache would answer instead).
 fn compiling_host(env: &[(&str, &str)]) -> Host {
@@ -268,6 +281,7 @@ async fn installed_names(host: &Host) -> Vec<String> {
     list["data"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect()
 }
 
+both_databases! {
 #[tokio::test]
 async fn a_compile_over_the_hosts_time_or_memory_limit_is_refused_and_nothing_is_stored() {
     let cases = [
@@ -297,7 +311,9 @@ async fn a_compile_over_the_hosts_time_or_memory_limit_is_refused_and_nothing_is
         assert_eq!((status, &run["status"]), (200, &json!("COMPLETED")), "{run}");
     }
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn installs_compile_one_at_a_time_and_the_same_bytes_again_compile_nothing() {
     let host = compiling_host(&[("WEFT_INSTALL_QUEUE", "0"), ("WEFT_COMPILER", "fast")]);
@@ -335,4 +351,5 @@ async fn installs_compile_one_at_a_time_and_the_same_bytes_again_compile_nothing
     assert_eq!(compiles(), 1, "the same bytes again compile nothing");
     let wf = host.create_active(greet_workflow("greeter", None)).await;
     assert_eq!(run_greeting(&host, &wf).await["greeting"], "hello ada");
+}
 }

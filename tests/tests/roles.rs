@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use weft_tests::{Host, TOKEN, weft_bin};
+use weft_tests::both_databases;
 
 const ROLES: [&str; 4] = ["viewer", "operator", "editor", "admin"];
 
@@ -94,6 +95,7 @@ async fn token(host: &Host, name: &str, role: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
+both_databases! {
 #[tokio::test]
 async fn every_route_answers_each_role_by_the_table() {
     let host = Host::start();
@@ -139,7 +141,9 @@ async fn every_route_answers_each_role_by_the_table() {
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("needs the `editor` role") && message.contains("viewer token"), "{message}");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_revoked_or_expired_token_stops_working_at_once_on_every_host() {
     let host = Host::start();
@@ -174,6 +178,7 @@ async fn a_revoked_or_expired_token_stops_working_at_once_on_every_host() {
         .await;
     assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("expiresAt")), "{body}");
 }
+}
 
 fn chrono_in(d: Duration) -> String {
     let at = std::time::SystemTime::now() + d;
@@ -206,6 +211,7 @@ fn civil(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+both_databases! {
 #[tokio::test]
 async fn the_cli_creates_lists_and_revokes_tokens() {
     let host = Host::start();
@@ -233,4 +239,5 @@ async fn the_cli_creates_lists_and_revokes_tokens() {
     let id = line.split_whitespace().next().unwrap().to_owned();
     assert!(weft(&["token", "revoke", &id]).contains(&id));
     assert_eq!(status_of(&host, "GET", "/api/workflows", None, Some(&secret)).await, 401);
+}
 }

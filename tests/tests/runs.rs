@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use weft_tests::{Host, Options, pairs, trail};
+use weft_tests::both_databases;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -13,6 +14,7 @@ fn with_flaky() -> Host {
     Host::start_with(Options { plugins: vec!["flaky"], ..Options::default() })
 }
 
+both_databases! {
 #[tokio::test]
 async fn a_condition_branches_on_the_event_and_templates_see_earlier_outputs() {
     let host = Host::start();
@@ -46,7 +48,9 @@ async fn a_condition_branches_on_the_event_and_templates_see_earlier_outputs() {
     assert_eq!(log["result"]["plugin"], "condition@0.1.0");
     assert!(log["fuel"].as_i64().unwrap() > 0 && log["durationUs"].as_i64().unwrap() > 0, "{log}");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn parallel_branches_all_end_before_the_run_goes_on() {
     let host = Host::start();
@@ -70,7 +74,9 @@ async fn parallel_branches_all_end_before_the_run_goes_on() {
     assert_eq!(steps, ["slow", "b", "a", "join"]);
     assert_eq!(run["context"]["vars"], json!({ "a": true, "b": false }));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_wait_sleeps_in_the_database_then_the_run_goes_on() {
     let host = Host::start();
@@ -92,7 +98,9 @@ async fn a_wait_sleeps_in_the_database_then_the_run_goes_on() {
     assert_eq!(trail(&run), pairs(&[("pause", "slept"), ("done", "completed")]));
     assert_eq!(run["context"]["vars"], json!({ "woke": true }));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn retries_succeed_or_fail_into_on_error() {
     let host = with_flaky();
@@ -127,7 +135,9 @@ async fn retries_succeed_or_fail_into_on_error() {
     );
     assert_eq!(run["context"]["vars"], json!({ "alerted": "plugin `flaky@0.1.0`: failure 3 of 9" }));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_failed_run_is_retried_from_its_failed_step() {
     let host = with_flaky();
@@ -165,7 +175,9 @@ async fn a_failed_run_is_retried_from_its_failed_step() {
     let (status, _) = host.post(&format!("/api/workflow-runs/{id}/retry"), json!({})).await;
     assert_eq!(status, 409, "only a FAILED run can be retried");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_waiting_run_can_be_cancelled() {
     let host = Host::start();
@@ -188,7 +200,9 @@ async fn a_waiting_run_can_be_cancelled() {
     let (status, page) = host.get(&format!("/api/workflow-runs?workflowId={wf}&status=CANCELLED")).await;
     assert_eq!((status, &page["total"]), (200, &json!(1)));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn an_event_starts_every_active_listener_and_not_a_paused_one() {
     let host = Host::start();
@@ -229,7 +243,9 @@ async fn an_event_starts_every_active_listener_and_not_a_paused_one() {
         assert_eq!(run["context"]["vars"], json!({ "who": "e@x.example" }));
     }
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_cron_workflow_fires_exactly_once_per_tick() {
     let host = Host::start();
@@ -263,7 +279,9 @@ async fn a_cron_workflow_fires_exactly_once_per_tick() {
         );
     }
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn editing_a_workflow_does_not_change_runs_in_flight() {
     let host = Host::start();
@@ -287,7 +305,9 @@ async fn editing_a_workflow_does_not_change_runs_in_flight() {
     assert_eq!(old["context"]["vars"], json!({ "version": "v1" }));
     assert_eq!(new["context"]["vars"], json!({ "version": "v2" }));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn cron_fires_missed_while_the_host_was_down_run_once_at_start() {
     let mut host = Host::start();
@@ -301,8 +321,10 @@ async fn cron_fires_missed_while_the_host_was_down_run_once_at_start() {
     host.kill9();
     let down_from = chrono_now();
     std::thread::sleep(Duration::from_millis(3_000));
-    let host = Host::start_in(host.dir.clone(), &Options::default());
+    // Ticks due before the restart began were missed; the catch-up run
+    // carries the first of them, and ticks after it are the host's own.
     let up_at = chrono_now();
+    let host = Host::start_in(host.dir.clone(), &Options::default());
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     host.put(&format!("/api/workflows/{wf}/pause"), json!({})).await;
     let (_, page) = host.get(&format!("/api/workflow-runs?workflowId={wf}&pageSize=200")).await;
@@ -314,6 +336,7 @@ async fn cron_fires_missed_while_the_host_was_down_run_once_at_start() {
         }
     }
     assert_eq!(missed, 1, "the ticks missed while down ran once: {page:#}");
+}
 }
 
 /// Now as the API formats times (RFC 3339, ms, UTC), to compare strings.

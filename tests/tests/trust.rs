@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use weft_tests::receiver::{Answer, Receiver};
+use weft_tests::both_databases;
 use weft_tests::{Host, Options, weft_bin};
 
 const VALUE: &str = "tok-9f3e1c7a5b2d4e6f";
@@ -106,6 +107,7 @@ async fn a_secret_reaches_only_its_allowed_host_and_never_the_run() {
     assert!(!audit.to_string().contains(VALUE));
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inbound_webhook_starts_a_run_only_when_verified_and_answers_with_its_result() {
     let host = Host::start();
@@ -188,6 +190,7 @@ async fn an_inbound_webhook_starts_a_run_only_when_verified_and_answers_with_its
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("trigger.config.verify.secret"), "{body}");
+}
 }
 
 #[tokio::test]
@@ -318,6 +321,7 @@ async fn runs_of_hooks(host: &Host) -> u64 {
     host.sql_value("SELECT CAST(count(*) AS TEXT) FROM workflow_runs").await.unwrap().parse().unwrap()
 }
 
+both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_hooks_verify_standard_webhooks_and_hmac_signatures_and_weft_signs_what_weft_verifies() {
     use base64::Engine as _;
@@ -411,6 +415,7 @@ async fn inbound_hooks_verify_standard_webhooks_and_hmac_signatures_and_weft_sig
     let run = host.wait_for(started, "COMPLETED", Duration::from_secs(20)).await;
     assert_eq!(run["context"]["vars"]["got"], json!({ "order": 8 }), "{run}");
     assert!(!called.to_string().contains(&whsec));
+}
 }
 
 fn hex_of(bytes: &[u8]) -> String {

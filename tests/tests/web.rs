@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use weft_tests::{Host, TOKEN};
+use weft_tests::both_databases;
 
 async fn get(host: &Host, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = host.client().get(format!("{}{path}", host.base));
@@ -20,6 +21,7 @@ fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
+both_databases! {
 #[tokio::test]
 async fn the_page_is_served_with_its_headers_and_the_api_keeps_its_404s() {
     let host = Host::start();
@@ -66,6 +68,7 @@ async fn the_page_is_served_with_its_headers_and_the_api_keeps_its_404s() {
     let (status, body) = host.call("POST", "/some/page", Some(json!({}))).await;
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
 }
+}
 
 fn session_of(resp: &reqwest::Response) -> (String, String) {
     let set = header(resp, "set-cookie").to_owned();
@@ -73,6 +76,7 @@ fn session_of(resp: &reqwest::Response) -> (String, String) {
     (value, set)
 }
 
+both_databases! {
 #[tokio::test]
 async fn a_session_cookie_stands_in_for_the_token_and_writes_need_the_csrf_header() {
     let host = Host::start();
@@ -138,7 +142,9 @@ async fn a_session_cookie_stands_in_for_the_token_and_writes_need_the_csrf_heade
         client.get(url("/api/workflows")).header("cookie", "weft_session=abc").send().await.unwrap();
     assert_eq!(forged_cookie.status().as_u16(), 401);
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn step_types_list_the_engine_and_plugin_types_with_their_targets() {
     let host = Host::start();
@@ -157,7 +163,9 @@ async fn step_types_list_the_engine_and_plugin_types_with_their_targets() {
         assert_eq!(find(builtin)["versions"], json!(["0.1.0"]), "{builtin}");
     }
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn cron_preview_gives_the_hosts_fire_times_and_names_a_bad_field() {
     let host = Host::start();
@@ -181,7 +189,9 @@ async fn cron_preview_gives_the_hosts_fire_times_and_names_a_bad_field() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["field"], "timezone");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn layout_is_kept_and_if_match_refuses_a_save_over_a_newer_version() {
     let host = Host::start();
@@ -231,7 +241,9 @@ async fn layout_is_kept_and_if_match_refuses_a_save_over_a_newer_version() {
     assert_eq!(status, 400, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("If-Match"), "{body}");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn the_run_stream_carries_each_change_and_resumes_from_last_event_id() {
     let host = Host::start();
@@ -281,7 +293,9 @@ async fn the_run_stream_carries_each_change_and_resumes_from_last_event_id() {
     assert_eq!(value["id"], json!(next));
     assert!(value["changeSeq"].as_i64() > seqs.last().copied());
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn a_stream_resumed_from_a_number_the_feed_never_reached_says_reset() {
     // As after a restore of an older database: the client cannot be brought
@@ -307,7 +321,9 @@ async fn a_stream_resumed_from_a_number_the_feed_never_reached_says_reset() {
     assert_eq!(event, "run");
     assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["id"], json!(next));
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn large_attempt_results_load_on_their_own() {
     let host = Host::start();
@@ -333,7 +349,9 @@ async fn large_attempt_results_load_on_their_own() {
     let (status, _) = host.get(&format!("/api/workflow-runs/{run}/logs/nope")).await;
     assert_eq!(status, 404);
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn the_dashboard_sees_last_runs_and_todays_counts_and_templates_preview() {
     let host = Host::start();
@@ -387,7 +405,9 @@ async fn the_dashboard_sees_last_runs_and_todays_counts_and_templates_preview() 
         host.post("/api/email-templates", json!({ "slug": "preview", "subject": "s", "text": "t" })).await;
     assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("slug")), "{body}");
 }
+}
 
+both_databases! {
 #[tokio::test]
 async fn an_open_stream_ends_when_its_token_is_revoked() {
     let host = Host::start();
@@ -411,4 +431,5 @@ async fn an_open_stream_ends_when_its_token_is_revoked() {
     })
     .await;
     assert!(ended.is_ok(), "the stream outlived its token");
+}
 }
