@@ -106,15 +106,14 @@ fn watchdog(root: bool, bin: &Path, dir: &Path) {
         pid = std::process::id(),
         dir = dir.display()
     );
-    Command::new("setsid")
-        .arg("sh")
+    // Backgrounded by a shell that exits at once: the watchdog outlives this
+    // process without being its child.
+    let status = Command::new("sh")
         .arg("-c")
-        .arg(script)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+        .arg(format!("setsid sh -c '{}' >/dev/null 2>&1 </dev/null &", script.replace('\'', "'\\''")))
+        .status()
         .expect("start the cluster's watchdog");
+    assert!(status.success(), "the cluster's watchdog did not start");
 }
 
 fn as_postgres(root: bool, command: &str) -> Command {

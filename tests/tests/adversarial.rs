@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use weft_tests::receiver::{Answer, Receiver};
 use weft_tests::both_databases;
+use weft_tests::receiver::{Answer, Receiver};
 use weft_tests::{Host, Options, plugin_wasm};
 
 const T: Duration = Duration::from_secs(60);

@@ -1,8 +1,8 @@
 //! Every endpoint through the real binary: happy paths and errors.
 
 use serde_json::json;
-use weft_tests::{Host, Options, TOKEN};
 use weft_tests::both_databases;
+use weft_tests::{Host, Options, TOKEN};
 
 fn simple() -> serde_json::Value {
     json!({
@@ -240,4 +240,33 @@ async fn a_first_start_without_a_token_creates_one_prints_it_once_and_stores_its
     assert!(!host.stdout().iter().any(|l| l.trim().starts_with("weft_")));
     let (status, _) = host.call_with("GET", "/api/workflows", None, Some(&token)).await;
     assert_eq!(status, 200);
+}
+
+both_databases! {
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_weft_is_refused_naming_both_versions() {
+    let mut host = Host::start();
+    // As a later Weft would leave it (portable SQL: SQLite and PostgreSQL).
+    host.sql(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101, 'from the future', TRUE, '', 0);",
+    )
+    .await;
+    host.terminate();
+    let out = std::process::Command::new(weft_tests::weft_bin())
+        .arg("serve")
+        .env("WEFT_ADDR", "127.0.0.1:0")
+        .env("WEFT_DATABASE_URL", host.database_url())
+        .env("WEFT_SECRET_KEY", weft_tests::TEST_SECRET_KEY)
+        .env("WEFT_ADMIN_TOKEN", TOKEN)
+        .env("WEFT_CACHE_DIR", host.dir.path().join("cache"))
+        .output()
+        .expect("run weft");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("the database's schema is at migration 99990101 (from the future), newer than this weft knows"),
+        "{said}"
+    );
+}
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use weft_tests::receiver::Receiver;
 use weft_tests::both_databases;
+use weft_tests::receiver::Receiver;
 use weft_tests::{Host, Options, pairs, plugin_wasm, trail};
 
 const T: Duration = Duration::from_secs(30);

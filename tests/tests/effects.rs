@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use weft_tests::receiver::{Answer, Receiver, Seen};
 use weft_tests::both_databases;
+use weft_tests::receiver::{Answer, Receiver, Seen};
 use weft_tests::smtp::SmtpSink;
 use weft_tests::{Host, Options, pairs, trail};
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use weft_tests::{Host, Options, plugin_wasm};
 use weft_tests::both_databases;
+use weft_tests::{Host, Options, plugin_wasm};
 
 const T: Duration = Duration::from_secs(20);
 

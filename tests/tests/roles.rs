@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use weft_tests::{Host, TOKEN, weft_bin};
 use weft_tests::both_databases;
+use weft_tests::{Host, TOKEN, weft_bin};
 
 const ROLES: [&str; 4] = ["viewer", "operator", "editor", "admin"];
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use weft_tests::{Host, Options, pairs, trail};
 use weft_tests::both_databases;
+use weft_tests::{Host, Options, pairs, trail};
 
 const T: Duration = Duration::from_secs(20);
 

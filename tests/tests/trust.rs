@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use weft_tests::receiver::{Answer, Receiver};
 use weft_tests::both_databases;
+use weft_tests::receiver::{Answer, Receiver};
 use weft_tests::{Host, Options, weft_bin};
 
 const VALUE: &str = "tok-9f3e1c7a5b2d4e6f";

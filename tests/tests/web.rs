@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use weft_tests::{Host, TOKEN};
 use weft_tests::both_databases;
+use weft_tests::{Host, TOKEN};
 
 async fn get(host: &Host, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = host.client().get(format!("{}{path}", host.base));
