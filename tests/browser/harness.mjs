@@ -274,3 +274,15 @@ export async function dragBetween(page, from, to, { steps = 12 } = {}) {
   await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps });
   await page.mouse.up();
 }
+
+// The value of an input once it reads `expected`, or what it reads after
+// `timeout` ms: React applies a click's state on a later frame.
+export async function settledValue(locator, expected, timeout = 5000) {
+  const until = Date.now() + timeout;
+  let value = await locator.inputValue();
+  while (value !== expected && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    value = await locator.inputValue();
+  }
+  return value;
+}

@@ -75,7 +75,7 @@ fn event(n: &NotificationView) -> Event {
     })
 }
 
-/// Each notification created by this host from now on, as an SSE `notification`
+/// Each notification created by any host from now on, as an SSE `notification`
 /// event with the JSON of the notification. A client that reconnects with
 /// `Last-Event-ID` first gets what was stored after that id (up to 1,000). A
 /// `lagged` event tells a client that fell behind how many it missed (they are

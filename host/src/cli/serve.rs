@@ -255,7 +255,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let pg = crate::store::PgSettings { max_connections: args.database_max_connections.max(2) };
         let store = Store::open_with(&args.database_url, args.durability, pg).await?;
         let cache_dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir(&args.database_url));
-        let notifier = Notifier::new(store.pool().clone());
+        let notifier = Notifier::new(store.clone());
         let vault =
             open_vault(&store, &args.database_url, args.secret_key.as_ref(), args.secret_key_file.as_deref())
                 .await?;

@@ -9,6 +9,7 @@ use super::machine::Position;
 use super::status::RunStatus;
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, RunRow};
+use crate::store::signals::Signal;
 
 /// Why a cancel or retry was refused.
 #[derive(Debug, Error)]
@@ -42,6 +43,7 @@ impl Engine {
         if runs::cancel(self.store.pool(), id, &new_id(), now_ms() as i64).await? {
             self.store.run_changed();
             self.interrupt(id);
+            self.store.signals().send(Signal::Cancel(id.to_owned()));
             return Ok(());
         }
         let run = self.run_row(id).await?;

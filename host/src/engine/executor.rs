@@ -15,6 +15,7 @@ use crate::runtime::{SecretScope, StepInput, StepReport};
 use crate::store::commit::Write;
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, LogRow, RunRow};
+use crate::store::signals::Signal;
 
 /// How long a run whose task failed stays unclaimed before any host may try
 /// it again, ms: long enough that a run whose writes keep failing does not
@@ -89,6 +90,8 @@ async fn drive(
             runs::release(engine.store.pool(), &row.id, row.claim_count, None)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Handed back at once: the other hosts claim it now.
+            engine.store.signals().send(Signal::Wake);
             return Ok(Ended::Gone);
         }
         let now = now_ms();
@@ -151,6 +154,10 @@ async fn drive(
             return Ok(Ended::Gone);
         }
         written.extend(logs);
+        if row.wake_at.is_some() {
+            // The scheduler sleeps until the earliest wake it knows of.
+            engine.wake.notify_one();
+        }
         if stop {
             return Ok(Ended::Settled(Box::new(Settled { run: row, logs: written })));
         }

@@ -212,6 +212,10 @@ impl Engine {
             row.version = current.version + 1;
             row.updated_at = now_ms() as i64;
             if workflows::update(self.store.pool(), &row, current.version).await? {
+                if row.cron_next_at.is_some() {
+                    // The scheduler sleeps until the earliest fire it knows of.
+                    self.wake.notify_one();
+                }
                 return Ok(row);
             }
             if let Some(expected) = expected {

@@ -36,6 +36,7 @@ use crate::store::Store;
 use crate::store::commit::{Committer, IdempotencyKey, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::RunRow;
+use crate::store::signals::Signal;
 use crate::store::workflows::{self, WorkflowRow};
 use crate::store::{idempotency, runs};
 use definition::{StepDef, WorkflowLimits, WorkflowSpec};
@@ -64,7 +65,8 @@ pub struct EngineConfig {
     pub node_id: String,
     /// How long a claimed run stays this host's without renewal.
     pub lease: Duration,
-    /// How often the scheduler looks for due runs and cron fires.
+    /// How soon the scheduler looks again when runs are due but none could
+    /// be claimed (this host's slots are full, or another host holds them).
     pub poll: Duration,
     /// Most runs moving at once on this host; more wait their turn.
     pub max_active: usize,
@@ -155,6 +157,7 @@ impl Engine {
             watchers: Default::default(),
         });
         scheduler::spawn(engine.clone());
+        engine.tasks.spawn(engine.clone().follow_signals());
         engine
     }
 
@@ -379,9 +382,31 @@ impl Engine {
         serde_json::to_string(&driving.keys().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
     }
 
-    /// Asks the scheduler to look for due runs now (e.g. after a retry).
+    /// Asks the schedulers of every host to look for due runs now (e.g.
+    /// after a retry).
     pub fn nudge(&self) {
         self.wake.notify_one();
+        self.store.signals().send(Signal::Wake);
+    }
+
+    /// Acts on what the other hosts of the database say: a wake makes the
+    /// scheduler look for due runs, a cancel interrupts the step in flight
+    /// of a run this host drives.
+    async fn follow_signals(self: Arc<Self>) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut signals = self.store.signals().subscribe();
+        loop {
+            let signal = tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                signal = signals.recv() => signal,
+            };
+            match signal {
+                Ok(Signal::Wake | Signal::Missed) | Err(RecvError::Lagged(_)) => self.wake.notify_one(),
+                Ok(Signal::Cancel(id)) => self.interrupt(&id),
+                Ok(_) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 
     /// Stops claiming work at once and ends the live streams; every driver

@@ -14,6 +14,8 @@ use crate::runtime::{Grants, LimitOverrides, LoadError, Plugin, Runtime};
 use crate::store::Store;
 use crate::store::ids::now_ms;
 use crate::store::plugins::{self, PluginRow};
+use crate::store::signals::Signal;
+use tokio::sync::broadcast::error::RecvError;
 
 /// How often a host looks for plugins installed or removed by another host.
 pub const SYNC_EVERY: Duration = Duration::from_secs(2);
@@ -112,6 +114,7 @@ pub async fn install(
     // Stored first: a failed insert leaves nothing registered.
     plugins::insert(store.pool(), &row, bytes).await?;
     runtime.registry().insert(plugin.clone());
+    store.signals().send(Signal::Plugins);
     Ok((plugin, true))
 }
 
@@ -161,6 +164,7 @@ pub async fn uninstall(
     }
     plugins::delete(store.pool(), name, version).await?;
     runtime.registry().remove(name, version);
+    store.signals().send(Signal::Plugins);
     Ok(())
 }
 
@@ -219,13 +223,23 @@ async fn sync_skipping(
     Ok(loaded)
 }
 
-/// Follows other hosts' installs until `stop` is cancelled.
+/// Follows other hosts' installs and removals until `stop` is cancelled: at
+/// once when they signal one, and every [`SYNC_EVERY`] in any case.
 pub async fn follow(store: Store, runtime: Arc<Runtime>, stop: tokio_util::sync::CancellationToken) {
     let mut failed = HashSet::new();
+    let mut signals = store.signals().subscribe();
+    // A deadline, not a sleep: signals of other kinds must not put it off.
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + SYNC_EVERY, SYNC_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(SYNC_EVERY) => {}
+            _ = every.tick() => {}
+            signal = signals.recv() => match signal {
+                Ok(Signal::Plugins | Signal::Missed) | Err(RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return,
+            },
         }
         if let Err(e) = sync_skipping(&store, &runtime, &mut failed).await {
             tracing::error!("plugin sync: {e}");

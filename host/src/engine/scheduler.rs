@@ -1,6 +1,7 @@
 //! Wakes due runs, fires cron workflows, and keeps this host's leases alive.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -13,6 +14,12 @@ use crate::store::{runs, workflows};
 
 /// Most runs claimed in one pass.
 const CLAIM_BATCH: i64 = 256;
+
+/// The longest the scheduler sleeps between passes. It wakes earlier for
+/// the earliest wake, lapsing lease or cron fire in the database, for this
+/// host's own new waits, retries and cron edits, and for other hosts'
+/// signals; this pass is the safety net for a signal that was lost.
+pub const SAFETY_POLL: Duration = Duration::from_secs(1);
 
 pub(crate) fn spawn(engine: Arc<Engine>) {
     let tasks = engine.tasks.clone();
@@ -34,10 +41,21 @@ async fn claim_loop(engine: Arc<Engine>) {
         if claimed >= CLAIM_BATCH as usize {
             continue; // more may be due
         }
+        let now = now_ms() as i64;
+        let pause = match runs::next_due(engine.store.pool()).await {
+            // Due and not claimed: slots are full, or another host holds it.
+            Ok(Some(due)) if due <= now => engine.config.poll,
+            Ok(Some(due)) => Duration::from_millis((due - now) as u64).min(SAFETY_POLL),
+            Ok(None) => SAFETY_POLL,
+            Err(e) => {
+                tracing::error!("reading the next due time: {e}");
+                engine.config.poll
+            }
+        };
         tokio::select! {
             _ = engine.shutdown.cancelled() => return,
             _ = engine.wake.notified() => {}
-            _ = tokio::time::sleep(engine.config.poll) => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -45,6 +45,7 @@ pub mod plugins;
 pub mod runs;
 pub mod secrets;
 pub mod sessions;
+pub mod signals;
 pub mod tokens;
 pub mod workflows;
 
@@ -156,9 +157,10 @@ pub fn is_postgres_url(url: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// Bumped after this host commits a change to a run, to wake the run
+    /// Bumped after a host commits a change to a run, to wake the run
     /// streams (which then read the change feed from the database).
     run_changes: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    signals: std::sync::Arc<signals::Signals>,
 }
 
 impl Store {
@@ -172,7 +174,7 @@ impl Store {
 
     /// [`Store::open`] with the settings of a PostgreSQL pool.
     pub async fn open_with(url: &str, durability: Durability, pg: PgSettings) -> anyhow::Result<Self> {
-        let pool = if is_postgres_url(url) {
+        let (pool, signals) = if is_postgres_url(url) {
             // `synchronous_commit=off` is PostgreSQL's counterpart of SQLite's
             // NORMAL: a crash of the server may lose the last commits, never
             // corrupt the database.
@@ -192,7 +194,10 @@ impl Store {
             let migrator = sqlx::migrate!("../migrations/postgres");
             check_schema(&Pool::Postgres(pool.clone()), &migrator).await?;
             migrator.run(&pool).await?;
-            Pool::Postgres(pool)
+            let signals = signals::Signals::listen(pool.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("could not listen for the other hosts: {e}"))?;
+            (Pool::Postgres(pool), signals)
         } else {
             let synchronous = match durability {
                 Durability::Full => SqliteSynchronous::Full,
@@ -208,24 +213,52 @@ impl Store {
             let migrator = sqlx::migrate!("../migrations/sqlite");
             check_schema(&Pool::Sqlite(pool.clone()), &migrator).await?;
             migrator.run(&pool).await?;
-            Pool::Sqlite(pool)
+            (Pool::Sqlite(pool), signals::Signals::local())
         };
-        Ok(Self { pool, run_changes: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)) })
+        let run_changes = std::sync::Arc::new(tokio::sync::watch::Sender::new(0u64));
+        tokio::spawn(follow_run_changes(signals.subscribe(), std::sync::Arc::downgrade(&run_changes)));
+        Ok(Self { pool, run_changes, signals })
     }
 
-    /// Says that this host committed a change to a run.
+    /// Says that this host committed a change to a run (to this host's
+    /// streams and the other hosts').
     pub fn run_changed(&self) {
         self.run_changes.send_modify(|n| *n = n.wrapping_add(1));
+        self.signals.send(signals::Signal::Runs);
     }
 
-    /// Wakes when this host commits a change to a run.
+    /// Wakes when a host commits a change to a run.
     pub fn watch_runs(&self) -> tokio::sync::watch::Receiver<u64> {
         self.run_changes.subscribe()
+    }
+
+    /// Signals between the hosts of this database.
+    pub fn signals(&self) -> &signals::Signals {
+        &self.signals
     }
 
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+}
+
+/// Wakes this host's run streams when another host changed runs.
+async fn follow_run_changes(
+    mut signals: tokio::sync::broadcast::Receiver<signals::Signal>,
+    changes: std::sync::Weak<tokio::sync::watch::Sender<u64>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let wake = match signals.recv().await {
+            Ok(signal) => matches!(signal, signals::Signal::Runs | signals::Signal::Missed),
+            Err(RecvError::Lagged(_)) => true,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(changes) = changes.upgrade() else { return };
+        if wake {
+            changes.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 }
 
