@@ -150,6 +150,15 @@ impl Host {
         Self::start_in(dir, &options)
     }
 
+    /// Another host on `other`'s database, with a directory of its own (its
+    /// plugin directory and its key file), as a second machine would be.
+    pub fn start_beside(other: &Host, options: &Options) -> Self {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        std::fs::write(dir.path().join("database-url"), database_url(&other.dir))
+            .expect("keep the database URL");
+        Self::start_in(dir, options)
+    }
+
     /// A host on the database in `dir` (a restart when one ran there before).
     pub fn start_in(dir: Arc<tempfile::TempDir>, options: &Options) -> Self {
         let plugin_dir = dir.path().join("plugins");

@@ -90,8 +90,9 @@ async fn drive(
             runs::release(engine.store.pool(), &row.id, row.claim_count, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            // Handed back at once: the other hosts claim it now.
-            engine.store.signals().send(Signal::Wake);
+            // Handed back at once: the other hosts claim it now (sent before
+            // the host exits).
+            engine.store.signals().send_now(Signal::Wake).await;
             return Ok(Ended::Gone);
         }
         let now = now_ms();

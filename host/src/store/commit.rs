@@ -108,14 +108,14 @@ async fn apply(pool: &Pool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>>
 /// is all or nothing, so each move still lands with its log rows.
 async fn apply_all(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
+    let mut results = vec![false; batch.len()];
     let mut logs: Vec<&LogRow> = Vec::new();
-    for (write, _) in batch {
-        let (applied, write_logs) = apply_one(&mut tx, write).await?;
+    for i in in_run_order(batch) {
+        let (applied, write_logs) = apply_one(&mut tx, &batch[i].0).await?;
         if applied {
             logs.extend(write_logs);
         }
-        results.push(applied);
+        results[i] = applied;
     }
     for chunk in logs.chunks(LOGS_PER_INSERT) {
         runs::insert_logs(&mut tx, chunk).await?;
@@ -128,8 +128,9 @@ async fn apply_all(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool
 /// savepoint of its own, so only the writes that fail are lost.
 async fn apply_each(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<Result<bool, String>>> {
     let mut tx = pool.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for (write, _) in batch {
+    let mut results: Vec<Result<bool, String>> = vec![Ok(false); batch.len()];
+    for i in in_run_order(batch) {
+        let write = &batch[i].0;
         tx.execute("SAVEPOINT write").await?;
         let done = match apply_one(&mut tx, write).await {
             Ok((true, logs)) => {
@@ -143,10 +144,18 @@ async fn apply_each(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<Res
             tx.execute("ROLLBACK TO SAVEPOINT write").await?;
         }
         tx.execute("RELEASE SAVEPOINT write").await?;
-        results.push(done.map_err(|e| format!("database error: {e}")));
+        results[i] = done.map_err(|e| format!("database error: {e}"));
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// The writes of a batch in the order of their run ids: transactions that
+/// lock the same rows lock them in one order, so they cannot deadlock.
+fn in_run_order(batch: &[(Write, Ack)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|a, b| batch[*a].0.run_id().cmp(batch[*b].0.run_id()));
+    order
 }
 
 /// The run part of one write; returns whether it applied and its log rows.

@@ -400,11 +400,16 @@ pub async fn next_due(pool: &Pool) -> sqlx::Result<Option<i64>> {
 
 /// Extends `owner`'s leases on the runs its tasks drive (`driving`, a JSON
 /// list of ids); a run whose task ended without settling it is not renewed,
-/// so its lease lapses and another claim picks it up.
+/// so its lease lapses and another claim picks it up. On PostgreSQL a row
+/// locked by a commit is skipped rather than waited for (a commit that moves
+/// a held run renews its lease itself): a renewal that waited could deadlock
+/// with a batch locking the same rows in another order, and lose the leases.
 pub async fn renew_leases(pool: &Pool, owner: &str, lease_until: i64, driving: &str) -> sqlx::Result<u64> {
+    let skip_locked = if pool.is_postgres() { "FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
-        "UPDATE workflow_runs SET \"leaseUntil\" = $1 WHERE \"leaseOwner\" = $2 \
-         AND status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM {})",
+        "UPDATE workflow_runs SET \"leaseUntil\" = $1 WHERE id IN (SELECT id FROM workflow_runs \
+         WHERE \"leaseOwner\" = $2 AND status IN ('PENDING', 'RUNNING') AND id IN (SELECT value FROM {}) \
+         {skip_locked})",
         json_list(pool, 3, "j")
     );
     on_pool!(pool, |p| {

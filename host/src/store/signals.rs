@@ -126,6 +126,16 @@ impl Signals {
     }
 }
 
+impl Signals {
+    /// Like [`Signals::send`], and returns once it is sent: for a host that
+    /// is about to exit.
+    pub async fn send_now(&self, signal: Signal) {
+        if let Some(pool) = &self.pg {
+            notify(pool, &format!("{} {}", self.origin, signal.encode())).await;
+        }
+    }
+}
+
 async fn notify(pool: &PgPool, payload: &str) {
     if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(pool).await {
         // The others still find the change on their next poll.
