@@ -36,6 +36,14 @@ pub enum Mode {
         /// Trigger at this fixed rate per second instead (open loop).
         #[arg(long)]
         rate: Option<f64>,
+        /// Another host of the same database (repeatable): triggers go round
+        /// robin over `--server` and these.
+        #[arg(long = "also", value_name = "URL")]
+        also: Vec<String>,
+        /// Report the CPU time per run of the processes of this name (as in
+        /// `/proc/PID/comm`, e.g. `weft` or `postgres`; repeatable; Linux).
+        #[arg(long = "cpu", value_name = "NAME")]
+        cpu: Vec<String>,
     },
     /// Request/response through an inbound webhook: each request is a
     /// bearer-verified `POST /hooks/<id>` answered `when-done` with the run's
@@ -72,11 +80,20 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.http.request(method, format!("{}{path}", self.server)).bearer_auth(&self.token);
+        self.call_url(method, &format!("{}{path}", self.server), body).await
+    }
+
+    async fn call_url(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, url).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.with_context(|| format!("request to {path}"))?;
+        let resp = req.send().await.with_context(|| format!("request to {url}"))?;
         let status = resp.status().as_u16();
         let body = resp.json().await.unwrap_or(Value::Null);
         Ok((status, body))
@@ -106,7 +123,11 @@ pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow:
         token,
     });
     match args.mode {
-        Mode::Runs { runs, concurrency, rate } => bench_runs(client, runs, concurrency, rate).await,
+        Mode::Runs { runs, concurrency, rate, also, cpu } => {
+            let mut servers = vec![client.server.clone()];
+            servers.extend(also.iter().map(|s| s.trim_end_matches('/').to_owned()));
+            bench_runs(client, &servers, runs, concurrency, rate, &cpu).await
+        }
         Mode::Hook { requests, concurrency } => bench_hook(client, requests, concurrency).await,
         Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
     }
@@ -126,19 +147,23 @@ fn pure_workflow() -> Value {
 
 async fn bench_runs(
     client: Arc<Client>,
+    servers: &[String],
     runs: usize,
     concurrency: usize,
     rate: Option<f64>,
+    cpu: &[String],
 ) -> anyhow::Result<()> {
     let wf = client.workflow(pure_workflow()).await?;
-    let path = Arc::new(format!("/api/workflows/{wf}/trigger?wait=30000"));
+    let paths: Arc<Vec<String>> =
+        Arc::new(servers.iter().map(|s| format!("{s}/api/workflows/{wf}/trigger?wait=30000")).collect());
     let one = {
-        let (client, path) = (client.clone(), path.clone());
+        let (client, paths) = (client.clone(), paths.clone());
         move |n: usize| {
-            let (client, path) = (client.clone(), path.clone());
+            let (client, paths) = (client.clone(), paths.clone());
             async move {
                 let start = Instant::now();
-                let result = client.call(reqwest::Method::POST, &path, Some(json!({ "n": n }))).await;
+                let url = &paths[n % paths.len()];
+                let result = client.call_url(reqwest::Method::POST, url, Some(json!({ "n": n }))).await;
                 let ok = matches!(&result, Ok((200, body)) if body["status"] == "COMPLETED");
                 (start.elapsed(), ok)
             }
@@ -147,6 +172,7 @@ async fn bench_runs(
     // Warm-up: connections, caches, the allocator.
     closed_loop(200, concurrency, one.clone()).await;
 
+    let cpu_before: Vec<_> = cpu.iter().map(|name| cpu_ticks(name)).collect();
     let started = Instant::now();
     let results = match rate {
         None => closed_loop(runs, concurrency, one).await,
@@ -181,10 +207,48 @@ async fn bench_runs(
         elapsed.as_secs_f64()
     );
     println!("trigger-to-completed: {}", percentiles(&latencies));
+    if servers.len() > 1 {
+        println!("hosts: {} ({})", servers.len(), servers.join(", "));
+    }
+    for (name, before) in cpu.iter().zip(cpu_before) {
+        let after = cpu_ticks(name);
+        let ticks: u64 =
+            after.iter().map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum();
+        let ms = ticks as f64 * 1000.0 / clock_ticks_per_second() as f64;
+        println!("cpu of `{name}` processes: {:.0} ms in all, {:.3} ms per run", ms, ms / runs as f64);
+    }
     if failed > 0 {
         bail!("{failed} runs did not complete");
     }
     Ok(())
+}
+
+/// User and system CPU ticks of every process named `name` (not this one).
+fn cpu_ticks(name: &str) -> std::collections::HashMap<u32, u64> {
+    let me = std::process::id();
+    let mut out = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        out.insert(pid, tick(11) + tick(12));
+    }
+    out
+}
+
+fn clock_ticks_per_second() -> u64 {
+    rustix::param::clock_ticks_per_second().max(1)
 }
 
 async fn bench_hook(client: Arc<Client>, requests: usize, concurrency: usize) -> anyhow::Result<()> {
