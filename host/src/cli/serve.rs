@@ -284,6 +284,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
         tracing::info!("{} built-in and {installed} installed plugins loaded", builtins.len());
+        crate::runtime::release_freed_memory();
         anyhow::Ok((store, notifier, runtime, auth, listener, vault))
     };
     // A stop while the host starts (migrations, compiles) ends it before it

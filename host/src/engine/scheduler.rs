@@ -33,6 +33,9 @@ pub(crate) fn spawn(engine: Arc<Engine>) {
 }
 
 async fn claim_loop(engine: Arc<Engine>) {
+    // Whether the last pass claimed nothing, found a run due and went again
+    // at once.
+    let mut retried = false;
     loop {
         let claimed = claim_once(&engine).await;
         if let Err(e) = fire_cron(&engine).await {
@@ -43,8 +46,15 @@ async fn claim_loop(engine: Arc<Engine>) {
         }
         let now = now_ms() as i64;
         let pause = match runs::next_due(engine.store.pool()).await {
-            // Due and not claimed: slots are full, or another host holds it.
-            Ok(Some(due)) if due <= now => engine.config.poll,
+            // Due and not claimed: it came due since the claim (go again at
+            // once while claims make progress, and once more after one that
+            // claimed nothing), or the slots are full or this host drives it
+            // (poll).
+            Ok(Some(due)) if due <= now => {
+                let again = claimed > 0 || !retried;
+                retried = claimed == 0;
+                if again { Duration::ZERO } else { engine.config.poll }
+            }
             Ok(Some(due)) => Duration::from_millis((due - now) as u64).min(SAFETY_POLL),
             Ok(None) => SAFETY_POLL,
             Err(e) => {
@@ -52,6 +62,10 @@ async fn claim_loop(engine: Arc<Engine>) {
                 engine.config.poll
             }
         };
+        if pause.is_zero() {
+            continue;
+        }
+        retried = false;
         tokio::select! {
             _ = engine.shutdown.cancelled() => return,
             _ = engine.wake.notified() => {}
