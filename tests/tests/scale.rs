@@ -182,8 +182,29 @@ async fn two_thousand_runs_over_three_hosts_survive_a_kill_9_with_each_step_reco
         }
         let all = [a.base.clone(), b.base.clone(), c.base.clone()];
         let mut accepted = trigger_many(&all, &workflows, 1_000, 48).await;
+        let owner_c = c
+            .stderr()
+            .iter()
+            .find_map(|l| {
+                let id = l.split("lease owner id of this host: ").nth(1)?;
+                Some(id.chars().take_while(char::is_ascii_alphanumeric).collect::<String>())
+            })
+            .expect("the third host names its lease owner id");
         // Mid-way: the third host dies with runs in flight.
         c.kill9();
+        let held_by_c = a
+            .sql_value(&format!(
+                "SELECT string_agg(id || ' ' || \"claimCount\", ',') FROM workflow_runs \
+                 WHERE \"leaseOwner\" = '{owner_c}' AND status IN ('PENDING', 'RUNNING')"
+            ))
+            .await
+            .unwrap_or_default();
+        let held_by_c: Vec<(String, i64)> = held_by_c
+            .split(',')
+            .filter_map(|r| r.split_once(' '))
+            .map(|(id, n)| (id.to_owned(), n.parse().expect("claim count")))
+            .collect();
+        assert!(!held_by_c.is_empty(), "the kill caught runs in the third host's hands");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mark = stable.seen().len();
         let flaky_mark = flaky.seen().len();
@@ -211,6 +232,12 @@ async fn two_thousand_runs_over_three_hosts_survive_a_kill_9_with_each_step_reco
             }
             assert!(Instant::now() < deadline, "{open:?} runs never finished");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The dead host's runs were claimed again, by the others or by its restart.
+        for (id, before) in &held_by_c {
+            let now = a.sql_value(&format!("SELECT \"claimCount\"::text FROM workflow_runs WHERE id = '{id}'")).await;
+            let now: i64 = now.as_deref().unwrap_or("0").parse().expect("claim count");
+            assert!(now > *before, "run {id} of the killed host was not claimed again ({before} then, {now} now)");
         }
         let total = a.sql_value("SELECT COUNT(*)::text FROM workflow_runs").await;
         assert_eq!(total.as_deref(), Some("2000"), "one run per accepted trigger");

@@ -6,9 +6,11 @@
 //! On PostgreSQL every host `LISTEN`s on one channel and sends with
 //! `pg_notify` after its commit; PostgreSQL delivers to every listening
 //! session, the sender's own included, which skips what it sent itself. On
-//! SQLite there is one host, and nothing is sent. Signals are hints: each
-//! receiver also polls slowly, and after a lost connection (when signals may
-//! have been missed) every receiver is told [`Signal::Missed`].
+//! SQLite there is one host, and nothing is sent. Signals are hints: the
+//! schedulers, registries and run streams also poll slowly, and after a lost
+//! connection (when signals may have been missed) every receiver is told
+//! [`Signal::Missed`]. The notification stream has no poll: another host's
+//! notification missed then is stored, not pushed.
 
 use std::sync::Arc;
 
