@@ -105,30 +105,24 @@ async fn apply(pool: &Pool, batch: &[(Write, Ack)]) -> Vec<Result<bool, String>>
 
 /// The fast path: the whole batch in one transaction, the moves in one
 /// statement on PostgreSQL, the log rows of every write in a few multi-row
-/// inserts after them. The transaction
-/// is all or nothing, so each move still lands with its log rows.
+/// inserts after them. The transaction is all or nothing, so each move still
+/// lands with its log rows.
 async fn apply_all(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool>> {
     let mut tx = pool.begin().await?;
     let mut results = vec![false; batch.len()];
-    let mut logs: Vec<&LogRow> = Vec::new();
     // New runs one by one; the moves together, in run order.
-    let mut moves: Vec<usize> = Vec::new();
+    let mut moves: Vec<(usize, &RunRow, &[LogRow])> = Vec::new();
     for i in in_run_order(batch) {
         match &batch[i].0 {
-            Write::Advance { .. } => moves.push(i),
+            Write::Advance { run, logs } => moves.push((i, run, logs)),
             write @ Write::Start { .. } => results[i] = apply_one(&mut tx, write).await?.0,
         }
     }
-    let moved: Vec<&RunRow> = moves
-        .iter()
-        .filter_map(|&i| match &batch[i].0 {
-            Write::Advance { run, .. } => Some(&**run),
-            Write::Start { .. } => None,
-        })
-        .collect();
-    let applied = runs::advance_many(&mut tx, &moved).await?;
-    for (&i, applied) in moves.iter().zip(applied) {
-        if let (true, Write::Advance { logs: write_logs, .. }) = (applied, &batch[i].0) {
+    let runs_moved: Vec<&RunRow> = moves.iter().map(|(_, run, _)| *run).collect();
+    let applied = runs::advance_many(&mut tx, &runs_moved).await?;
+    let mut logs: Vec<&LogRow> = Vec::new();
+    for ((i, _, write_logs), applied) in moves.into_iter().zip(applied) {
+        if applied {
             logs.extend(write_logs);
         }
         results[i] = applied;

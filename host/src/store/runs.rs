@@ -136,16 +136,14 @@ const MOVES_IN_ONE_STATEMENT: usize = 4;
 /// (a round trip per batch instead of per move, which is most of a commit's
 /// time there); on SQLite, in process, one statement per run costs no more.
 pub async fn advance_many(tx: &mut Tx, runs: &[&RunRow]) -> sqlx::Result<Vec<bool>> {
-    if runs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let distinct = runs.iter().map(|r| r.id.as_str()).collect::<std::collections::HashSet<_>>().len();
     // A run twice in one statement would move once: such a batch goes row by
     // row. So do small ones: the single-row statement keeps one cached plan,
     // while the batched one is planned at each execution, which costs more
     // than the round trips it saves on a few rows.
+    let batched = runs.len() >= MOVES_IN_ONE_STATEMENT
+        && runs.iter().map(|r| r.id.as_str()).collect::<std::collections::HashSet<_>>().len() == runs.len();
     let c = match tx {
-        Tx::Postgres(c) if distinct == runs.len() && runs.len() >= MOVES_IN_ONE_STATEMENT => c,
+        Tx::Postgres(c) if batched => c,
         _ => {
             let mut applied = Vec::with_capacity(runs.len());
             for run in runs {
@@ -154,7 +152,9 @@ pub async fn advance_many(tx: &mut Tx, runs: &[&RunRow]) -> sqlx::Result<Vec<boo
             return Ok(applied);
         }
     };
-    let col = |f: fn(&RunRow) -> Option<String>| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
+    // Borrowed columns: a move's context is not copied to be sent.
+    let text = |f: fn(&RunRow) -> &str| runs.iter().map(|r| f(r)).collect::<Vec<&str>>();
+    let maybe = |f: fn(&RunRow) -> Option<&str>| runs.iter().map(|r| f(r)).collect::<Vec<Option<&str>>>();
     let num = |f: fn(&RunRow) -> Option<i64>| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
     let moved: Vec<String> = sqlx::query_scalar(
         "UPDATE workflow_runs AS r SET status = v.status, context = v.context, \"currentStep\" = v.step, \
@@ -166,15 +166,15 @@ pub async fn advance_many(tx: &mut Tx, runs: &[&RunRow]) -> sqlx::Result<Vec<boo
          WHERE r.id = v.id AND r.\"claimCount\" = v.claim AND r.status IN ('PENDING', 'RUNNING', 'WAITING') \
          RETURNING r.id",
     )
-    .bind(col(|r| Some(r.id.clone())))
-    .bind(col(|r| Some(r.status.as_str().to_owned())))
-    .bind(col(|r| Some(r.context.clone())))
-    .bind(col(|r| r.current_step.clone()))
+    .bind(text(|r| &r.id))
+    .bind(text(|r| r.status.as_str()))
+    .bind(text(|r| &r.context))
+    .bind(maybe(|r| r.current_step.as_deref()))
     .bind(num(|r| r.finished_at))
-    .bind(col(|r| r.error.clone()))
-    .bind(col(|r| Some(r.position.clone())))
+    .bind(maybe(|r| r.error.as_deref()))
+    .bind(text(|r| &r.position))
     .bind(num(|r| r.wake_at))
-    .bind(col(|r| r.lease_owner.clone()))
+    .bind(maybe(|r| r.lease_owner.as_deref()))
     .bind(num(|r| r.lease_until))
     .bind(num(|r| Some(r.updated_at)))
     .bind(num(|r| Some(r.claim_count)))
