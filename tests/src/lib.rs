@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod apt;
 pub mod postgres;
 pub mod python;
 pub mod receiver;

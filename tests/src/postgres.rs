@@ -20,9 +20,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
 
-/// The apt line a non-root user is told to run.
-pub const INSTALL_LINE: &str = "sudo apt-get install -y postgresql";
-
 struct Server {
     /// A URL of the maintenance database, for CREATE DATABASE.
     admin_url: String,
@@ -64,7 +61,7 @@ fn start() -> Server {
         return Server { admin_url: url, prefix };
     }
     let bin = binaries();
-    let root = is_root();
+    let root = crate::apt::is_root();
     let dir = tempfile::Builder::new().prefix("weft-pg-").tempdir().expect("temp dir").keep();
     if root {
         run(Command::new("chown").arg("postgres").arg(&dir), "chown the cluster directory to postgres");
@@ -139,30 +136,12 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 /// The directory of initdb and pg_ctl; installs them as root when missing.
 fn binaries() -> PathBuf {
     if let Some(dir) = find_binaries() {
         return dir;
     }
-    if !is_root() {
-        panic!("PostgreSQL is not installed; the PostgreSQL tests need it. Run: {INSTALL_LINE}");
-    }
-    eprintln!("PostgreSQL is not installed: installing Debian's postgresql package");
-    run(Command::new("apt-get").arg("update").arg("-q"), "apt-get update");
-    run(
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get install postgresql",
-    );
+    crate::apt::install("PostgreSQL is not installed and the PostgreSQL tests need it", &["postgresql"]);
     find_binaries().expect("initdb and pg_ctl after installing postgresql")
 }
 

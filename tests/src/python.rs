@@ -28,6 +28,13 @@ pub fn venv_bin() -> PathBuf {
             return bin;
         }
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let has_venv = Command::new(&python).args(["-c", "import venv, ensurepip"]).output();
+        if !has_venv.is_ok_and(|o| o.status.success()) {
+            crate::apt::install(
+                "the tests' Python tools need venv and pip",
+                &["python3-venv", "python3-pip"],
+            );
+        }
         run(Command::new(python).args(["-m", "venv"]).arg(&venv));
         run(Command::new(bin.join("python"))
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])

@@ -20,24 +20,16 @@ fn run(cmd: &mut Command) {
     assert!(status.success(), "{cmd:?} failed: {status}");
 }
 
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// Debian's Chromium, installed with apt-get when running as root.
 fn chromium() -> PathBuf {
     let path = PathBuf::from(std::env::var("WEFT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
     if path.exists() {
         return path;
     }
-    assert!(
-        is_root(),
-        "the browser tests need Debian's Chromium at {}; install it with:\n\n    sudo apt-get install -y chromium\n",
-        path.display()
+    weft_tests::apt::install(
+        &format!("the browser tests need Debian's Chromium at {}", path.display()),
+        &["--no-install-recommends", "chromium"],
     );
-    eprintln!("installing Debian's chromium package for the browser tests");
-    run(Command::new("apt-get").arg("update").arg("-q"));
-    run(Command::new("apt-get").args(["install", "-y", "-q", "--no-install-recommends", "chromium"]));
     assert!(path.exists(), "apt-get installed chromium, but {} is still missing", path.display());
     path
 }
