@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::limits::LimitOverrides;
 
@@ -11,7 +12,7 @@ pub const PARALLEL: &str = "parallel";
 pub const END: &str = "end";
 
 /// A workflow as written by a person: name, trigger, steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowSpec {
     /// Display name.
@@ -20,6 +21,7 @@ pub struct WorkflowSpec {
     #[serde(default)]
     pub description: Option<String>,
     /// What starts runs.
+    #[schema(value_type = TriggerSchema)]
     pub trigger: Trigger,
     /// The steps, run in order.
     pub steps: Vec<StepDef>,
@@ -29,11 +31,12 @@ pub struct WorkflowSpec {
     /// What an editor keeps with the workflow (node positions): stored as
     /// given, never validated or read by the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub layout: Option<Value>,
 }
 
 /// Limits of each run of a workflow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowLimits {
     /// Most step attempts a run may make (retries and loops included) before
@@ -48,6 +51,21 @@ pub struct WorkflowLimits {
 pub enum Trigger {
     /// `POST /api/workflows/:id/trigger`.
     Manual(Value),
+    /// `POST /api/events` with a matching `type`.
+    Event(EventTrigger),
+    /// A cron schedule.
+    Cron(CronTrigger),
+    /// A request to the workflow's own URL, `/hooks/<id>`.
+    Webhook(WebhookTrigger),
+}
+
+/// The wire form of a trigger, for the API's schema: `config` is the
+/// variant's config, optional for `manual`.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "type", content = "config", rename_all = "lowercase")]
+pub enum TriggerSchema {
+    /// `POST /api/workflows/:id/trigger`: any config.
+    Manual(Option<Value>),
     /// `POST /api/events` with a matching `type`.
     Event(EventTrigger),
     /// A cron schedule.
@@ -98,7 +116,7 @@ impl From<Trigger> for RawTrigger {
 }
 
 /// Config of an event trigger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventTrigger {
     /// Event type, e.g. `contact.created`.
@@ -106,7 +124,7 @@ pub struct EventTrigger {
 }
 
 /// Config of a cron trigger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CronTrigger {
     /// Cron expression: 5 fields as in crontab(5) (or `@daily` and friends), 6 with
@@ -118,7 +136,7 @@ pub struct CronTrigger {
 }
 
 /// Config of an inbound webhook trigger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookTrigger {
     /// How a request proves it comes from the sender.
@@ -137,7 +155,7 @@ pub struct WebhookTrigger {
 
 /// How an inbound webhook request is verified. `secret` is always a
 /// reference, `{{ secrets.NAME }}`: the value stays in the secrets store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Verify {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and
@@ -170,7 +188,7 @@ pub enum Verify {
 }
 
 /// When an inbound webhook request is answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Respond {
     /// At once: 202 with the run id.
@@ -200,7 +218,7 @@ impl Verify {
 }
 
 /// One step of a workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepDef {
     /// Unique id, used by targets and at `steps.<id>` in templates.
@@ -210,6 +228,7 @@ pub struct StepDef {
     pub step_type: String,
     /// The plugin's config; strings may hold templates.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     pub config: Value,
     /// The step to run after this one instead of the next in the list, or `end`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,6 +244,7 @@ pub struct StepDef {
     pub limits: Option<LimitOverrides>,
     /// Branches of a `parallel` step, each a list of steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub branches: Option<Vec<Vec<StepDef>>>,
 }
 
@@ -234,7 +254,7 @@ fn empty_object() -> Value {
 
 /// Retry policy of a step: attempt `n` (from 2) waits
 /// `min(backoffMs * multiplier^(n-2), maxBackoffMs)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The limits one step attempt runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Limits {
     /// Fuel units (roughly wasm instructions; 10 million is about 1 ms of tight code).
@@ -29,7 +29,7 @@ impl Limits {
 
 /// Overrides from a plugin's install settings or a step's definition; each
 /// field left out keeps the value from the level below.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitOverrides {
     /// Fuel units.

@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 
+use axum::Json as AxumJson;
 use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Query, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json as AxumJson, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Principal;
@@ -21,8 +24,36 @@ use crate::store::audit;
 use crate::store::ids::{iso, now_ms};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
+
+/// One change made through the API.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Order of recording; pass as `before` for the next page.
+    seq: i64,
+    /// When, RFC 3339.
+    at: String,
+    /// The token's name.
+    actor: String,
+    /// The token's role.
+    role: String,
+    /// What, e.g. `workflow.edited`.
+    action: String,
+    /// Which: an id, a name, or `name@version`.
+    target: String,
+    /// What a creation set (never a secret value).
+    #[schema(value_type = Option<Object>)]
+    detail: Option<Value>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    data: Vec<AuditEntry>,
+    /// `before` for the next page; null on the last.
+    next: Option<i64>,
 }
 
 /// The action a successful request is, and whether its target is in the
@@ -124,10 +155,17 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
+#[utoipa::path(get, path = "/api/audit", tag = "audit", summary = "Read the audit log",
+    params(
+        ("limit" = Option<i64>, Query, description = "Entries, 1 to 1000 (default 100)"),
+        ("before" = Option<i64>, Query, description = "Only entries with a smaller `seq`"),
+        ("action" = Option<String>, Query, description = "Only this action, e.g. `token.created`"),
+    ),
+    responses((status = 200, body = AuditPage)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<AuditPage>, ApiError> {
     let limit = match query.get("limit") {
         None => 100,
         Some(v) => v
@@ -146,21 +184,19 @@ async fn list(
     let rows =
         audit::list(state.store.pool(), limit, before, query.get("action").map(String::as_str)).await?;
     let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.seq)).flatten();
-    let data: Vec<Value> = rows
+    let data = rows
         .iter()
-        .map(|r| {
-            json!({
-                "seq": r.seq,
-                "at": iso(r.at as u64),
-                "actor": r.actor,
-                "role": r.role,
-                "action": r.action,
-                "target": r.target,
-                "detail": r.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
-            })
+        .map(|r| AuditEntry {
+            seq: r.seq,
+            at: iso(r.at as u64),
+            actor: r.actor.clone(),
+            role: r.role.clone(),
+            action: r.action.clone(),
+            target: r.target.clone(),
+            detail: r.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
         })
         .collect();
-    Ok(AxumJson(json!({ "data": data, "next": next })))
+    Ok(AxumJson(AuditPage { data, next }))
 }
 
 #[cfg(test)]
@@ -176,6 +212,6 @@ mod tests {
         assert_eq!(target_in_path("/api/secrets/{name}", "/api/secrets/API_KEY"), "API_KEY");
         let (target, detail) = target_in_body(br#"{"id":"t1","name":"ci","role":"viewer","token":"wft_x"}"#);
         assert_eq!(target, "t1");
-        assert_eq!(detail, Some(json!({ "name": "ci", "role": "viewer" })));
+        assert_eq!(detail, Some(serde_json::json!({ "name": "ci", "role": "viewer" })));
     }
 }

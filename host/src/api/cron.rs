@@ -2,10 +2,11 @@
 //! time zone, computed by the same code that fires them, so an editor never
 //! guesses.
 
-use axum::routing::post;
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::Json as AxumJson;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -17,16 +18,26 @@ use crate::store::ids::{iso, now_ms};
 const MAX_COUNT: usize = 50;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/cron/preview", post(preview))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(preview))
 }
 
-#[derive(Debug, Deserialize)]
+/// The next fire times.
+#[derive(Serialize, ToSchema)]
+pub struct Preview {
+    /// RFC 3339 times, soonest first; fewer than asked when the schedule ends.
+    next: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PreviewBody {
+    /// As in a cron trigger: 5 fields, 6 with seconds first, 7 with a year last, or `@daily`.
     expression: String,
+    /// IANA time zone; UTC when absent.
     #[serde(default)]
     timezone: Option<String>,
+    /// How many fire times, 1 to 50 (default 5).
     #[serde(default)]
     count: Option<usize>,
     /// Start after this time (RFC 3339) instead of now.
@@ -34,7 +45,9 @@ struct PreviewBody {
     after: Option<String>,
 }
 
-async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Value>, ApiError> {
+#[utoipa::path(post, path = "/api/cron/preview", tag = "workflows", summary = "Next fire times of a cron schedule",
+    request_body = PreviewBody, responses((status = 200, body = Preview)))]
+async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Preview>, ApiError> {
     let count = body.count.unwrap_or(5);
     if !(1..=MAX_COUNT).contains(&count) {
         return Err(ApiError::field("count", format!("must be from 1 to {MAX_COUNT}, got {count}")));
@@ -56,5 +69,5 @@ async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Value>, ApiEr
         next.push(iso(fire));
         at = fire;
     }
-    Ok(AxumJson(json!({ "next": next })))
+    Ok(AxumJson(Preview { next }))
 }

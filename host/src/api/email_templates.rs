@@ -1,11 +1,13 @@
 //! `/api/email-templates`: the templates email steps render by slug. Each part
 //! is checked to compile when saved, so a step never meets a broken template.
 
+use axum::Json as AxumJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -15,28 +17,44 @@ use crate::store::email_templates::{self, TemplateRow, TemplateView};
 use crate::store::ids::now_ms;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/email-templates", get(list).post(create))
-        .route("/api/email-templates/preview", post(preview))
-        .route("/api/email-templates/{slug}", get(show).put(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(preview))
+        .routes(routes!(show, update, remove))
 }
 
-/// A template to render with sample data.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PreviewBody {
+/// A rendered email.
+#[derive(Serialize, ToSchema)]
+pub struct Rendered {
     subject: String,
     text: Option<String>,
     html: Option<String>,
+}
+
+/// A template to render with sample data.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PreviewBody {
+    /// Subject template.
+    subject: String,
+    /// Plain-text body template.
+    text: Option<String>,
+    /// HTML body template.
+    html: Option<String>,
+    /// What the templates see.
     #[serde(default)]
+    #[schema(value_type = Object)]
     data: serde_json::Value,
 }
 
 /// Renders a template as an email step would (HTML escaped, the subject on
 /// one line) without storing it; a part that does not compile or render is
 /// a 422 naming it.
-async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<serde_json::Value>, ApiError> {
+#[utoipa::path(post, path = "/api/email-templates/preview", tag = "email-templates",
+    summary = "Render a template without saving it", request_body = PreviewBody,
+    responses((status = 200, body = Rendered)))]
+async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<Rendered>, ApiError> {
     check_template(&body.subject, body.text.as_deref(), body.html.as_deref())
         .map_err(|(field, e)| ApiError::field(&field, format!("template does not compile: {e}")))?;
     let row = TemplateRow {
@@ -54,20 +72,20 @@ async fn preview(Json(body): Json<PreviewBody>) -> Result<AxumJson<serde_json::V
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::invalid(e.message))?;
-    Ok(AxumJson(serde_json::json!({
-        "subject": rendered.subject,
-        "text": rendered.text,
-        "html": rendered.html,
-    })))
+    Ok(AxumJson(Rendered { subject: rendered.subject, text: rendered.text, html: rendered.html }))
 }
 
 /// The body of a create; `slug` is taken from the path on update.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TemplateBody {
+    /// 1 to 64 of a-z, 0-9, `-` and `_`; required on create, the path's on update.
     slug: Option<String>,
+    /// Subject template.
     subject: String,
+    /// Plain-text body template (this, `html` or both).
     text: Option<String>,
+    /// HTML body template.
     html: Option<String>,
 }
 
@@ -106,11 +124,16 @@ fn row(slug: String, body: TemplateBody, created_at: i64) -> Result<TemplateRow,
     })
 }
 
+#[utoipa::path(get, path = "/api/email-templates", tag = "email-templates", summary = "List email templates",
+    responses((status = 200, body = Vec<TemplateView>)))]
 async fn list(State(state): State<AppState>) -> Result<AxumJson<Vec<TemplateView>>, ApiError> {
     let rows = email_templates::list(state.store.pool()).await?;
     Ok(AxumJson(rows.iter().map(TemplateRow::view).collect()))
 }
 
+#[utoipa::path(post, path = "/api/email-templates", tag = "email-templates", summary = "Create an email template",
+    request_body = TemplateBody,
+    responses((status = 201, body = TemplateView), (status = 409, description = "The slug is taken", body = super::openapi::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     Json(body): Json<TemplateBody>,
@@ -124,6 +147,8 @@ async fn create(
     Ok((StatusCode::CREATED, AxumJson(row.view())))
 }
 
+#[utoipa::path(get, path = "/api/email-templates/{slug}", tag = "email-templates", summary = "Read an email template",
+    params(("slug" = String, Path)), responses((status = 200, body = TemplateView)))]
 async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -134,6 +159,8 @@ async fn show(
     Ok(AxumJson(row.view()))
 }
 
+#[utoipa::path(put, path = "/api/email-templates/{slug}", tag = "email-templates", summary = "Replace an email template",
+    params(("slug" = String, Path)), request_body = TemplateBody, responses((status = 200, body = TemplateView)))]
 async fn update(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -156,6 +183,8 @@ async fn update(
     Ok(AxumJson(row.view()))
 }
 
+#[utoipa::path(delete, path = "/api/email-templates/{slug}", tag = "email-templates", summary = "Delete an email template",
+    params(("slug" = String, Path)), responses((status = 204, description = "Deleted")))]
 async fn remove(State(state): State<AppState>, Path(slug): Path<String>) -> Result<StatusCode, ApiError> {
     if !email_templates::delete(state.store.pool(), &slug).await? {
         return Err(ApiError::not_found("email template", &slug));

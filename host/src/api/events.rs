@@ -1,27 +1,58 @@
 //! `POST /api/events`: start every ACTIVE workflow listening for an event type.
 
+use axum::Json as AxumJson;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json as AxumJson, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::json::Json;
+use crate::engine::status::RunStatus;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/events", post(publish))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(publish))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Event {
+/// A run an event started.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartedRun {
+    pub(super) id: String,
+    pub(super) workflow_id: String,
+    pub(super) status: RunStatus,
+    /// A repeat of an idempotency key: this run was started by the first request.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(super) replayed: bool,
+}
+
+/// What an event started.
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    /// The event's type.
     #[serde(rename = "type")]
     event_type: String,
+    /// One run per listening ACTIVE workflow.
+    runs: Vec<StartedRun>,
+    /// With an idempotency key seen before: nothing was started again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    replayed: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Event {
+    /// E.g. `order.paid`: starts the workflows whose event trigger names it.
+    #[serde(rename = "type")]
+    event_type: String,
+    /// The runs' `event`; `{}` when absent.
     #[serde(default)]
+    #[schema(value_type = Object)]
     data: Value,
     /// Same as the `Idempotency-Key` header.
     #[serde(default, rename = "idempotencyKey")]
@@ -32,11 +63,16 @@ struct Event {
 /// With an idempotency key (the `idempotencyKey` field or the
 /// `Idempotency-Key` header), a repeat within 24 hours starts nothing and
 /// answers 200 with the runs the first one started (`"replayed": true`).
+#[utoipa::path(post, path = "/api/events", tag = "events", summary = "Send an event",
+    request_body = Event,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A repeat within 24 hours starts nothing")),
+    responses((status = 202, description = "Runs started", body = Published),
+               (status = 200, description = "A repeat of an idempotency key: the runs the first one started", body = Published)))]
 async fn publish(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(event): Json<Event>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<Published>), ApiError> {
     if event.event_type.trim().is_empty() {
         return Err(ApiError::invalid("field `type`: must not be empty"));
     }
@@ -55,15 +91,16 @@ async fn publish(
         .trigger_event(&event.event_type, data, key.as_deref())
         .await
         .map_err(ApiError::internal)?;
-    let runs: Vec<Value> = started
+    let runs = started
         .runs
         .iter()
-        .map(|r| json!({ "id": r.id, "workflowId": r.workflow_id, "status": r.status }))
+        .map(|r| StartedRun {
+            id: r.id.clone(),
+            workflow_id: r.workflow_id.clone(),
+            status: r.status,
+            replayed: false,
+        })
         .collect();
-    let mut answer = json!({ "type": event.event_type, "runs": runs });
-    if started.replayed {
-        answer["replayed"] = json!(true);
-        return Ok((StatusCode::OK, AxumJson(answer)));
-    }
-    Ok((StatusCode::ACCEPTED, AxumJson(answer)))
+    let status = if started.replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
+    Ok((status, AxumJson(Published { event_type: event.event_type, runs, replayed: started.replayed })))
 }

@@ -2,43 +2,74 @@
 //! answers), and nothing else. `GET /api/health` (any token) adds the details:
 //! plugin count and resident memory.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health))
 }
 
 /// The detailed health, behind the token check.
-pub fn details_router() -> Router<AppState> {
-    Router::new().route("/api/health", get(details))
+pub fn details_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(details))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    check(&state, json!({ "status": "ok" })).await
+/// Whether the host can serve.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the database does not answer (with 503).
+    status: String,
 }
 
-async fn details(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let shown = json!({
-        "status": "ok",
-        "plugins": state.engine.runtime().registry().list().len(),
-        "rssBytes": rss_bytes(),
-    });
-    check(&state, shown).await
+/// Health with details.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDetails {
+    /// `ok`, or `unavailable` when the database does not answer (with 503).
+    status: String,
+    /// Plugins loaded (every version), with 200.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugins: Option<usize>,
+    /// Resident memory of the host process, bytes (Linux), with 200.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rss_bytes: Option<u64>,
 }
 
-async fn check(state: &AppState, ok: Value) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/healthz", tag = "meta", summary = "Liveness and readiness",
+    description = "Unauthenticated: 200 when the database answers.",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let (status, ok) = check(&state).await;
+    (status, Json(Health { status: ok.to_owned() }))
+}
+
+#[utoipa::path(get, path = "/api/health", tag = "meta", summary = "Health with details",
+    responses((status = 200, body = HealthDetails), (status = 503, body = HealthDetails)))]
+async fn details(State(state): State<AppState>) -> (StatusCode, Json<HealthDetails>) {
+    let (status, ok) = check(&state).await;
+    let up = status == StatusCode::OK;
+    let shown = HealthDetails {
+        status: ok.to_owned(),
+        plugins: up.then(|| state.engine.runtime().registry().list().len()),
+        rss_bytes: if up { rss_bytes() } else { None },
+    };
+    (status, Json(shown))
+}
+
+async fn check(state: &AppState) -> (StatusCode, &'static str) {
     match state.store.pool().ping().await {
-        Ok(_) => (StatusCode::OK, Json(ok)),
+        Ok(_) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::error!("health check: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
     }
 }

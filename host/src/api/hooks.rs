@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Json as AxumJson;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
-use axum::{Json as AxumJson, Router};
 use serde_json::{Map, Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -69,8 +70,8 @@ impl Hooks {
 }
 
 /// Routes of this resource (outside the token check).
-pub fn router() -> Router<AppState> {
-    Router::new().route("/hooks/{hook}", any(receive)).layer(axum::middleware::map_response(
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive)).layer(axum::middleware::map_response(
         |mut response: Response| async move {
             // A workflow shapes this answer from outside input, on the web
             // UI's origin: sandboxed, it runs no script and reaches no page
@@ -98,6 +99,23 @@ fn unverified() -> ApiError {
     )
 }
 
+#[utoipa::path(method(get, post, put, patch, delete, options), path = "/hooks/{hook}", tag = "hooks",
+    summary = "An inbound webhook: starts a run of the workflow listening here",
+    description = "No API token: the request must pass the workflow's verification. The method, query, headers \
+(credentials removed) and body become the run's `event`. A repeat of `webhook-id` or `Idempotency-Key` starts no \
+second run. With `respond: when-done`, the answer is the run's `vars` (or `vars.response`: status, headers, body).",
+    params(("hook" = String, Path, description = "The hook id from the workflow's `hook.path`")),
+    request_body(content = Object, description = "Any body; JSON is parsed, other types kept as text"),
+    responses(
+        (status = 202, description = "Run started", body = super::events::StartedRun),
+        (status = 200, description = "With `respond: when-done`, what the run answers (any type); or a repeat's run"),
+        (status = 401, description = "The request does not pass the hook's verification", body = super::openapi::ErrorBody),
+        (status = 404, description = "No ACTIVE workflow listens here", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over the limit", body = super::openapi::ErrorBody),
+        (status = 429, description = "Over the hook's rate; see `Retry-After`", body = super::openapi::ErrorBody),
+        (status = 502, description = "With `respond: when-done`, the run failed", body = super::openapi::ErrorBody),
+        (status = 503, description = "The hook's secret cannot be read now", body = super::openapi::ErrorBody),
+    ))]
 async fn receive(
     State(state): State<AppState>,
     Path(hook): Path<String>,

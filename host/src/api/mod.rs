@@ -11,6 +11,7 @@ mod health;
 pub mod hooks;
 pub mod json;
 mod notifications;
+pub mod openapi;
 mod page;
 mod plugins;
 pub mod roles;
@@ -24,9 +25,11 @@ mod workflows;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
+use axum::{Extension, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::effects::Notifier;
 use crate::engine::Engine;
@@ -63,9 +66,9 @@ fn stream_end(state: &AppState, principal: auth::Principal) -> impl std::future:
     }
 }
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+/// Every route behind the token check (with its OpenAPI entry).
+fn authed_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(workflows::router())
         .merge(runs::router())
         .merge(plugins::router())
@@ -78,13 +81,36 @@ pub fn app(state: AppState) -> Router {
         .merge(secrets::router())
         .merge(audit::router())
         .merge(health::details_router())
+}
+
+/// The routes that authenticate by themselves, or not at all.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(hooks::router())
+        .merge(session::router())
+        .merge(health::router())
+        .routes(routes!(openapi::serve))
+}
+
+/// The OpenAPI document of every route, as generated (see [`openapi::finish`]).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = authed_routes().into_openapi();
+    doc.merge(public_routes().into_openapi());
+    doc
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (api, mut doc) = authed_routes().split_for_parts();
+    let (public, public_doc) = public_routes().split_for_parts();
+    doc.merge(public_doc);
+    let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .merge(api)
-        .merge(hooks::router())
-        .merge(session::router())
-        .merge(health::router())
+        .merge(public)
+        .layer(Extension(openapi::document(doc)))
         .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .layer(middleware::map_response(|mut response: axum::response::Response| async move {

@@ -7,14 +7,15 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Extension;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Principal;
@@ -24,13 +25,17 @@ use crate::store::ids::now_ms;
 use crate::store::notifications::{self, NotificationView};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/notifications", get(list))
-        .route("/api/notifications/stream", get(stream))
-        .route("/api/notifications/{id}/read", post(mark_read))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(stream)).routes(routes!(mark_read))
 }
 
+#[utoipa::path(get, path = "/api/notifications", tag = "notifications", summary = "List notifications, newest first",
+    params(
+        ("unread" = Option<bool>, Query, description = "Only unread ones"),
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("pageSize" = Option<i64>, Query, description = "1 to 200 (default 50)"),
+    ),
+    responses((status = 200, body = Paged<NotificationView>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -54,6 +59,8 @@ async fn list(
     }))
 }
 
+#[utoipa::path(post, path = "/api/notifications/{id}/read", tag = "notifications", summary = "Mark a notification read",
+    params(("id" = String, Path)), responses((status = 200, body = NotificationView)))]
 async fn mark_read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -80,6 +87,11 @@ fn event(n: &NotificationView) -> Event {
 /// `Last-Event-ID` first gets what was stored after that id (up to 1,000). A
 /// `lagged` event tells a client that fell behind how many it missed (they are
 /// in the list). The stream ends when the host stops.
+#[utoipa::path(get, path = "/api/notifications/stream", tag = "notifications", summary = "Stream new notifications (SSE)",
+    description = "Server-sent events: one `notification` event per new notification, its data the notification's JSON, \
+its id the notification's. Reconnecting with `Last-Event-ID` first replays what came after it (up to 1,000).",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this notification")),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)))]
 async fn stream(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

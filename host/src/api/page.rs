@@ -45,7 +45,7 @@ impl Page {
 }
 
 /// A page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Paged<T> {
     /// The items.

@@ -8,13 +8,15 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -27,33 +29,94 @@ use crate::store::plugins;
 pub const COMPONENT_LIMIT: usize = 64 << 20;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/plugins", get(list).post(install))
-        .route("/api/plugins/{name}", get(versions))
-        .route("/api/plugins/{name}/{version}", delete(uninstall))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(versions))
+        .routes(routes!(uninstall))
         .layer(axum::extract::DefaultBodyLimit::max(COMPONENT_LIMIT))
 }
 
-fn view(plugin: &Plugin, builtin: bool, installed_at: Option<i64>) -> Value {
-    let info = plugin.info();
-    json!({
-        "name": info.name,
-        "version": info.version,
-        "description": info.description,
-        "configSchema": info.config_schema,
-        "capabilities": info.capabilities,
-        "grants": plugin.grants().to_strings(),
-        "limits": plugin.limits(),
-        "sha256": plugin.sha256(),
-        "size": plugin.size(),
-        "builtin": builtin,
-        "code": plugin.code_tier().as_str(),
-        "installedAt": installed_at.map(|t| iso(t as u64)),
-    })
+/// A loaded plugin version.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginView {
+    /// Its step type.
+    name: String,
+    /// Semantic version.
+    version: String,
+    description: String,
+    /// JSON Schema of a step's config.
+    #[schema(value_type = Object)]
+    config_schema: Value,
+    /// What it imports: `kv`, `http`, `email`, `notify`, `secrets`, ...
+    capabilities: Vec<String>,
+    /// What the installer granted, e.g. `http:api.example.com`.
+    grants: Vec<String>,
+    /// Limits set at install (a step may only lower them).
+    limits: LimitOverrides,
+    /// Of the component.
+    sha256: String,
+    /// Of the component, bytes.
+    size: usize,
+    /// Shipped with the host.
+    builtin: bool,
+    /// How its code is held: `baseline` until the optimised compile is in, then `optimized`.
+    code: String,
+    /// RFC 3339; null for a built-in.
+    installed_at: Option<String>,
 }
 
-async fn views(state: &AppState, name: Option<&str>) -> Result<Vec<Value>, ApiError> {
+/// Every loaded plugin version.
+#[derive(Serialize, ToSchema)]
+pub struct PluginList {
+    data: Vec<PluginView>,
+}
+
+/// The versions of one plugin.
+#[derive(Serialize, ToSchema)]
+pub struct PluginVersions {
+    name: String,
+    versions: Vec<PluginView>,
+}
+
+/// A component as the body: `application/wasm`.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Component(#[allow(dead_code)] Vec<u8>);
+
+/// A `multipart/form-data` install.
+#[derive(ToSchema)]
+pub struct InstallForm {
+    /// The component.
+    #[schema(value_type = String, format = Binary)]
+    #[allow(dead_code)]
+    component: Vec<u8>,
+    /// JSON: `{ "grants": [...], "limits": {...} }`.
+    #[schema(value_type = Option<String>)]
+    #[allow(dead_code)]
+    settings: Option<String>,
+}
+
+fn view(plugin: &Plugin, builtin: bool, installed_at: Option<i64>) -> PluginView {
+    let info = plugin.info();
+    PluginView {
+        name: info.name.clone(),
+        version: info.version.clone(),
+        description: info.description.clone(),
+        config_schema: info.config_schema.clone(),
+        capabilities: info.capabilities.clone(),
+        grants: plugin.grants().to_strings(),
+        limits: *plugin.limits(),
+        sha256: plugin.sha256().to_owned(),
+        size: plugin.size(),
+        builtin,
+        code: plugin.code_tier().as_str().to_owned(),
+        installed_at: installed_at.map(|t| iso(t as u64)),
+    }
+}
+
+async fn views(state: &AppState, name: Option<&str>) -> Result<Vec<PluginView>, ApiError> {
     let installed: HashMap<String, i64> = plugins::list(state.store.pool())
         .await?
         .into_iter()
@@ -68,16 +131,23 @@ async fn views(state: &AppState, name: Option<&str>) -> Result<Vec<Value>, ApiEr
         .collect())
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "data": views(&state, None).await? })))
+#[utoipa::path(get, path = "/api/plugins", tag = "plugins", summary = "List loaded plugins, built-ins included",
+    responses((status = 200, body = PluginList)))]
+async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
+    Ok(Json(PluginList { data: views(&state, None).await? }))
 }
 
-async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/plugins/{name}", tag = "plugins", summary = "The loaded versions of a plugin",
+    params(("name" = String, Path)), responses((status = 200, body = PluginVersions)))]
+async fn versions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginVersions>, ApiError> {
     let found = views(&state, Some(&name)).await?;
     if found.is_empty() {
         return Err(ApiError::not_found("plugin", &name));
     }
-    Ok(Json(json!({ "name": name, "versions": found })))
+    Ok(Json(PluginVersions { name, versions: found }))
 }
 
 fn settings(query: &[(String, String)]) -> Result<(Vec<String>, LimitOverrides), ApiError> {
@@ -189,11 +259,29 @@ fn install_error(e: InstallError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/plugins", tag = "plugins", summary = "Install a plugin into the running host",
+    description = "The component is compiled in a child process under limits, checked against the contract, and \
+loaded by every host on the database without a restart. Grants and limits come as query parameters (with \
+`application/wasm`) or as the `settings` part (with `multipart/form-data`), not both.",
+    params(
+        ("grant" = Option<Vec<String>>, Query, description = "A capability granted, e.g. `kv` or `http:api.example.com`; repeat for more"),
+        ("fuel" = Option<u64>, Query, description = "Fuel per attempt"),
+        ("memoryBytes" = Option<u64>, Query, description = "Memory per attempt, bytes"),
+        ("timeMs" = Option<u64>, Query, description = "Wall time per attempt, ms"),
+        ("outputBytes" = Option<u64>, Query, description = "Output size per attempt, bytes"),
+    ),
+    request_body(content((Component = "application/wasm"), (InstallForm = "multipart/form-data"))),
+    responses(
+        (status = 201, description = "Installed", body = PluginView),
+        (status = 200, description = "The same component was installed already, with the same settings", body = PluginView),
+        (status = 409, description = "A built-in's name, or this version with other code or settings", body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many compiles at once; retry after `Retry-After`", body = super::openapi::ErrorBody),
+    ))]
 async fn install(
     State(state): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
     request: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
     let content_type =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     // The body is read whole before anything else is answered: answering with
@@ -240,6 +328,10 @@ async fn install(
     Ok((status, Json(view(&plugin, false, installed_at))))
 }
 
+#[utoipa::path(delete, path = "/api/plugins/{name}/{version}", tag = "plugins", summary = "Remove a plugin version",
+    params(("name" = String, Path), ("version" = String, Path)),
+    responses((status = 204, description = "Removed"),
+              (status = 409, description = "A built-in, or a version an ACTIVE workflow pins", body = super::openapi::ErrorBody)))]
 async fn uninstall(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,

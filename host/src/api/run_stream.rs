@@ -44,6 +44,15 @@ struct Feed {
 /// the runs list shows it (no context) with `changeSeq`; changes that come
 /// together are sent once per run. Without `Last-Event-ID` it starts from
 /// now. The stream ends when the host begins to stop.
+#[utoipa::path(get, path = "/api/workflow-runs/stream", tag = "runs", summary = "Stream run changes (SSE)",
+    description = "Server-sent events: a `run` event each time a run changes, its id the change number, its data \
+the run as the list shows it with `changeSeq`. Reconnect with `Last-Event-ID` to get every run that changed meanwhile.",
+    params(
+        ("workflowId" = Option<String>, Query, description = "Only runs of this workflow"),
+        ("runId" = Option<String>, Query, description = "Only this run"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this change number"),
+    ),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -17,23 +19,25 @@ use crate::store::ids::iso;
 use crate::store::runs::{self, LogRow, RunRow};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/workflow-runs", get(list))
-        .route("/api/workflow-runs/stream", get(super::run_stream::stream))
-        .route("/api/workflow-runs/{id}", get(show))
-        .route("/api/workflow-runs/{id}/logs/{log}", get(show_log))
-        .route("/api/workflow-runs/{id}/cancel", post(cancel))
-        .route("/api/workflow-runs/{id}/retry", post(retry))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(super::run_stream::stream))
+        .routes(routes!(show))
+        .routes(routes!(show_log))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
 }
 
 /// A run as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     id: String,
     workflow_id: String,
     status: RunStatus,
+    /// `event`, `vars` and `steps.<id>` outputs so far.
+    #[schema(value_type = Object)]
     context: Value,
     current_step: Option<String>,
     started_at: String,
@@ -42,13 +46,15 @@ pub struct RunView {
     wake_at: Option<String>,
     /// The definition the run started with (with its logs only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     definition: Option<Value>,
+    /// Each step attempt and move, in order (a single run's view only).
     #[serde(skip_serializing_if = "Option::is_none")]
     logs: Option<Vec<LogView>>,
 }
 
 /// A log row as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct LogView {
     id: String,
@@ -58,6 +64,7 @@ struct LogView {
     action: String,
     /// Null when over `RESULT_INLINE_BYTES` in a run's view: read it from
     /// `/logs/:log`.
+    #[schema(value_type = Object, nullable)]
     result: Value,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     result_truncated: bool,
@@ -113,6 +120,14 @@ fn log_view(log: &LogRow, inline: usize) -> LogView {
     }
 }
 
+#[utoipa::path(get, path = "/api/workflow-runs", tag = "runs", summary = "List runs, newest first",
+    params(
+        ("workflowId" = Option<String>, Query, description = "Only runs of this workflow"),
+        ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("pageSize" = Option<i64>, Query, description = "1 to 200 (default 50)"),
+    ),
+    responses((status = 200, body = Paged<RunView>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -129,12 +144,16 @@ async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/api/workflow-runs/{id}", tag = "runs", summary = "A run with its definition and logs",
+    params(("id" = String, Path)), responses((status = 200, body = RunView)))]
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
     let run = runs::get(state.store.pool(), &id).await?.ok_or_else(|| ApiError::not_found("run", &id))?;
     let logs = runs::logs(state.store.pool(), &id).await?;
     Ok(Json(view(&run, Some(&logs))))
 }
 
+#[utoipa::path(get, path = "/api/workflow-runs/{id}/logs/{log}", tag = "runs", summary = "One log row, its result in full",
+    params(("id" = String, Path), ("log" = String, Path)), responses((status = 200, body = LogView)))]
 async fn show_log(
     State(state): State<AppState>,
     Path((id, log)): Path<(String, String)>,
@@ -154,11 +173,18 @@ fn control_error(e: ControlError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/workflow-runs/{id}/cancel", tag = "runs", summary = "Cancel a run",
+    description = "A step in flight is interrupted, on whichever host runs it.",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 409, description = "The run has ended", body = super::openapi::ErrorBody)))]
 async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
     state.engine.cancel_run(&id).await.map_err(control_error)?;
     show(State(state), Path(id)).await
 }
 
+#[utoipa::path(post, path = "/api/workflow-runs/{id}/retry", tag = "runs", summary = "Retry a failed run from its failed step",
+    params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 409, description = "The run has not failed", body = super::openapi::ErrorBody)))]
 async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
     state.engine.retry_run(&id).await.map_err(control_error)?;
     show(State(state), Path(id)).await

@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use axum::Json as AxumJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json as AxumJson, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -25,33 +26,46 @@ const MAX_VALUE_BYTES: usize = 64 * 1024;
 const MAX_HOSTS: usize = 100;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/secrets", get(list)).route("/api/secrets/{name}", put(set).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(set, remove))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SetBody {
+    /// The value, 1 to 64 KiB; never shown again.
     value: String,
+    /// Hosts a request may send it to (`api.example.com`, `*.example.com`); any host when empty.
     #[serde(default)]
     allowed_hosts: Vec<String>,
 }
 
 /// A workflow that names a secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct UsedBy {
     id: String,
     name: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A secret, without its value.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SecretView {
     name: String,
     allowed_hosts: Vec<String>,
     created_at: String,
     updated_at: String,
+    /// The workflows (not archived) whose definitions name it.
     used_by: Vec<UsedBy>,
+}
+
+/// Every secret, without values.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct SecretList {
+    data: Vec<SecretView>,
+    /// Of the key that seals the values, to tell hosts' keys apart.
+    key_fingerprint: String,
 }
 
 fn view(row: &SecretRow, used_by: Vec<UsedBy>) -> SecretView {
@@ -104,11 +118,16 @@ fn check_host(host: &str, index: usize) -> Result<String, ApiError> {
     Ok(lower)
 }
 
+#[utoipa::path(put, path = "/api/secrets/{name}", tag = "secrets", summary = "Set a secret",
+    params(("name" = String, Path, description = "Letters, digits and `_`, as templates name it: `secrets.NAME`")),
+    request_body = SetBody,
+    responses((status = 201, description = "Created", body = SecretView), (status = 200, description = "Replaced", body = SecretView),
+              (status = 409, description = "The host's key changed", body = super::openapi::ErrorBody)))]
 async fn set(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(body): Json<SetBody>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<SecretView>), ApiError> {
     check_name(&name)?;
     if body.value.is_empty() || body.value.len() > MAX_VALUE_BYTES {
         return Err(ApiError::field(
@@ -131,17 +150,21 @@ async fn set(
     let used = usage(&state).await?;
     let shown = view(&row, used.get(&name).cloned().unwrap_or_default());
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, AxumJson(serde_json::to_value(shown).map_err(ApiError::internal)?)))
+    Ok((status, AxumJson(shown)))
 }
 
-async fn list(State(state): State<AppState>) -> Result<AxumJson<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/secrets", tag = "secrets", summary = "List secrets (never their values)",
+    responses((status = 200, body = SecretList)))]
+async fn list(State(state): State<AppState>) -> Result<AxumJson<SecretList>, ApiError> {
     let rows = secrets::list(state.store.pool()).await?;
     let used = usage(&state).await?;
     let data: Vec<SecretView> =
         rows.iter().map(|r| view(r, used.get(&r.name).cloned().unwrap_or_default())).collect();
-    Ok(AxumJson(json!({ "data": data, "keyFingerprint": state.vault.fingerprint() })))
+    Ok(AxumJson(SecretList { data, key_fingerprint: state.vault.fingerprint().to_string() }))
 }
 
+#[utoipa::path(delete, path = "/api/secrets/{name}", tag = "secrets", summary = "Remove a secret",
+    params(("name" = String, Path)), responses((status = 204, description = "Removed")))]
 async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     check_name(&name)?;
     if !secrets::delete(state.store.pool(), &name).await? {

@@ -5,18 +5,52 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::engine::definition::PARALLEL;
 use crate::engine::validate::TARGET_KEYWORD;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/step-types", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
+
+/// A step type.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepType {
+    /// What a step's `type` names.
+    #[serde(rename = "type")]
+    step_type: String,
+    /// `engine` (handled by the engine itself) or `plugin`.
+    kind: String,
+    /// With a plugin: shipped with the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    builtin: Option<bool>,
+    /// With a plugin: its newest version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    /// With a plugin: every loaded version, oldest first.
+    versions: Vec<String>,
+    description: String,
+    /// JSON Schema of a step's config; null for an engine type.
+    #[schema(value_type = Option<Object>)]
+    config_schema: Value,
+    /// Config properties that name a step (`"x-weft-target": true`).
+    targets: Vec<String>,
+}
+
+/// Every step type.
+#[derive(Serialize, ToSchema)]
+pub struct StepTypes {
+    data: Vec<StepType>,
 }
 
 /// Config properties that hold a step id (`"x-weft-target": true`), in
@@ -30,7 +64,9 @@ fn targets(schema: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(get, path = "/api/step-types", tag = "workflows", summary = "Every step type a workflow may use",
+    responses((status = 200, body = StepTypes)))]
+async fn list(State(state): State<AppState>) -> Json<StepTypes> {
     let registry = state.engine.runtime().registry();
     let mut by_name: BTreeMap<String, Vec<semver::Version>> = BTreeMap::new();
     let mut newest = BTreeMap::new();
@@ -43,27 +79,30 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
         }
         versions.push(version);
     }
-    let mut data = vec![json!({
-        "type": PARALLEL,
-        "kind": "engine",
-        "description": "Runs branches of steps at the same time and goes on when all have ended",
-        "configSchema": null,
-        "versions": [],
-    })];
+    let mut data = vec![StepType {
+        step_type: PARALLEL.to_owned(),
+        kind: "engine".to_owned(),
+        builtin: None,
+        version: None,
+        versions: Vec::new(),
+        description: "Runs branches of steps at the same time and goes on when all have ended".to_owned(),
+        config_schema: Value::Null,
+        targets: Vec::new(),
+    }];
     for (name, mut versions) in by_name {
         let Some(plugin) = newest.get(&name) else { continue };
         versions.sort();
         let info = plugin.info();
-        data.push(json!({
-            "type": name,
-            "kind": "plugin",
-            "builtin": registry.is_builtin(&name),
-            "version": info.version,
-            "versions": versions.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "description": info.description,
-            "configSchema": info.config_schema,
-            "targets": targets(&info.config_schema),
-        }));
+        data.push(StepType {
+            builtin: Some(registry.is_builtin(&name)),
+            step_type: name,
+            kind: "plugin".to_owned(),
+            version: Some(info.version.clone()),
+            versions: versions.iter().map(ToString::to_string).collect(),
+            description: info.description.clone(),
+            config_schema: info.config_schema.clone(),
+            targets: targets(&info.config_schema),
+        });
     }
-    Json(json!({ "data": data }))
+    Json(StepTypes { data })
 }

@@ -1,14 +1,13 @@
 //! `/api/tokens` (admin): create a scoped token (shown once, stored as a
 //! hash), list tokens (never their values), revoke one.
 
-use std::collections::HashMap;
-
+use axum::Json as AxumJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json as AxumJson, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::{hash, new_token};
@@ -19,13 +18,14 @@ use crate::store::ids::{iso, new_id, now_ms};
 use crate::store::tokens::{self, TokenRow};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/tokens", get(list).post(create)).route("/api/tokens/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(revoke))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateBody {
+    /// 1 to 100 characters; the audit log names actors by it.
     name: String,
     role: Role,
     /// RFC 3339; none = never expires.
@@ -33,7 +33,7 @@ struct CreateBody {
     expires_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TokenView {
     id: String,
@@ -41,7 +41,24 @@ struct TokenView {
     role: String,
     created_at: String,
     expires_at: Option<String>,
+    /// Written at most once a minute.
     last_used_at: Option<String>,
+}
+
+/// A new token, its value shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CreatedToken {
+    #[serde(flatten)]
+    view: TokenView,
+    /// The token: only its hash is kept.
+    token: String,
+}
+
+/// Every token (never values).
+#[derive(Debug, Serialize, ToSchema)]
+struct TokenList {
+    data: Vec<TokenView>,
 }
 
 fn view(row: &TokenRow) -> TokenView {
@@ -55,10 +72,12 @@ fn view(row: &TokenRow) -> TokenView {
     }
 }
 
+#[utoipa::path(post, path = "/api/tokens", tag = "tokens", summary = "Create a token",
+    request_body = CreateBody, responses((status = 201, body = CreatedToken)))]
 async fn create(
     State(state): State<AppState>,
     Json(body): Json<CreateBody>,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<CreatedToken>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ApiError::field("name", format!("must be 1 to 100 characters, got {}", name.len())));
@@ -88,18 +107,19 @@ async fn create(
         last_used_at: None,
     };
     tokens::insert(state.store.pool(), &row, &hash(&token)).await?;
-    let mut shown = serde_json::to_value(view(&row)).map_err(ApiError::internal)?;
-    shown["token"] = json!(token);
-    Ok((StatusCode::CREATED, AxumJson(shown)))
+    Ok((StatusCode::CREATED, AxumJson(CreatedToken { view: view(&row), token })))
 }
 
-async fn list(
-    State(state): State<AppState>,
-) -> Result<AxumJson<HashMap<&'static str, Vec<TokenView>>>, ApiError> {
+#[utoipa::path(get, path = "/api/tokens", tag = "tokens", summary = "List tokens (never their values)",
+    responses((status = 200, body = TokenList)))]
+async fn list(State(state): State<AppState>) -> Result<AxumJson<TokenList>, ApiError> {
     let rows = tokens::list(state.store.pool()).await?;
-    Ok(AxumJson(HashMap::from([("data", rows.iter().map(view).collect())])))
+    Ok(AxumJson(TokenList { data: rows.iter().map(view).collect() }))
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", summary = "Revoke a token",
+    description = "Open streams on it end within 5 s.",
+    params(("id" = String, Path)), responses((status = 204, description = "Revoked")))]
 async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     if !tokens::delete(state.store.pool(), &id).await? {
         return Err(ApiError::not_found("token", &id));

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
+use axum::Json as AxumJson;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post, put};
-use axum::{Json as AxumJson, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
@@ -21,29 +23,34 @@ use crate::store::ids::iso;
 use crate::store::workflows::{self, WorkflowRow};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/workflows", get(list).post(create))
-        .route("/api/workflows/{id}", get(show).put(edit))
-        .route("/api/workflows/{id}/activate", put(activate))
-        .route("/api/workflows/{id}/pause", put(pause))
-        .route("/api/workflows/{id}/archive", put(archive))
-        .route("/api/workflows/{id}/trigger", post(trigger))
-        .route("/api/workflow-stats", get(stats))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, edit))
+        .routes(routes!(activate))
+        .routes(routes!(pause))
+        .routes(routes!(archive))
+        .routes(routes!(trigger))
+        .routes(routes!(stats))
 }
 
 /// A workflow as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WorkflowView {
     id: String,
     name: String,
     description: Option<String>,
+    #[schema(value_type = weft_core::definition::TriggerSchema)]
     trigger: Value,
+    #[schema(value_type = Vec<weft_core::definition::StepDef>)]
     steps: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<weft_core::definition::WorkflowLimits>)]
     limits: Option<Value>,
+    /// What the editor keeps: node positions.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     layout: Option<Value>,
     status: WorkflowStatus,
     version: i64,
@@ -56,10 +63,54 @@ struct WorkflowView {
     cron_error: Option<String>,
     /// In lists: the newest run (`null` when none).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LastRun>)]
     last_run: Option<Value>,
     /// With a webhook trigger: its URL's path and how it verifies.
     #[serde(skip_serializing_if = "Option::is_none")]
-    hook: Option<Value>,
+    hook: Option<HookView>,
+}
+
+/// The newest run of a workflow.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LastRun {
+    id: String,
+    status: crate::engine::status::RunStatus,
+    started_at: String,
+}
+
+/// Where a webhook-triggered workflow listens.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+struct HookView {
+    /// `/hooks/<id>` on this host.
+    path: String,
+    /// How requests are verified: `standard-webhooks`, `hmac-sha256`, `bearer` or `none`.
+    verify: Option<String>,
+    respond: weft_core::definition::Respond,
+}
+
+/// Runs started since a time, per workflow.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct WorkflowStats {
+    workflow_id: String,
+    runs: i64,
+    failures: i64,
+}
+
+/// Stats of every workflow with runs in the window.
+#[derive(Debug, Serialize, ToSchema)]
+struct StatsList {
+    data: Vec<WorkflowStats>,
+}
+
+/// What a trigger answers with 200: the run with its logs (with `wait`), or
+/// the run a repeated idempotency key started.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum TriggerAnswer {
+    Run(super::runs::RunView),
+    Started(super::events::StartedRun),
 }
 
 fn view(row: &WorkflowRow) -> WorkflowView {
@@ -83,11 +134,13 @@ fn view(row: &WorkflowRow) -> WorkflowView {
 }
 
 /// The `hook` of a workflow with a webhook trigger (its id made on first need).
-async fn hook_of(state: &AppState, row: &WorkflowRow) -> Result<Option<Value>, ApiError> {
+async fn hook_of(state: &AppState, row: &WorkflowRow) -> Result<Option<HookView>, ApiError> {
     let Ok(Trigger::Webhook(config)) = serde_json::from_str::<Trigger>(&row.trigger) else { return Ok(None) };
     let id = workflows::hook_id(state.store.pool(), &row.id).await?;
-    let verify = serde_json::to_value(&config.verify).ok().and_then(|v| v.get("type").cloned());
-    Ok(Some(json!({ "path": format!("/hooks/{id}"), "verify": verify, "respond": config.respond })))
+    let verify = serde_json::to_value(&config.verify)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+    Ok(Some(HookView { path: format!("/hooks/{id}"), verify, respond: config.respond }))
 }
 
 /// A workflow with its version as the `ETag`, for `If-Match` on edits.
@@ -151,6 +204,13 @@ fn lifecycle_error(e: LifecycleError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/api/workflows", tag = "workflows", summary = "List workflows, each with its newest run",
+    params(
+        ("status" = Option<WorkflowStatus>, Query, description = "Only workflows in this status"),
+        ("page" = Option<i64>, Query, description = "From 1"),
+        ("pageSize" = Option<i64>, Query, description = "1 to 200 (default 50)"),
+    ),
+    responses((status = 200, body = Paged<WorkflowView>)))]
 async fn list(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
@@ -178,6 +238,11 @@ async fn list(
     Ok(AxumJson(Paged { data, page: page.page, page_size: page.size, total }))
 }
 
+#[utoipa::path(post, path = "/api/workflows", tag = "workflows", summary = "Create a workflow (DRAFT)",
+    description = "Server-owned fields (`id`, `status`, `version`, times, `hook`, ...) are ignored, so what was read can be sent back.",
+    request_body = weft_core::definition::WorkflowSpec,
+    responses((status = 201, description = "Created; `ETag` is its version", body = WorkflowView,
+               headers(("ETag" = String, description = "The version, for `If-Match`")))))]
 async fn create(
     State(state): State<AppState>,
     JsonBytes(body): JsonBytes,
@@ -187,6 +252,9 @@ async fn create(
     Ok((StatusCode::CREATED, tagged(&state, &row).await?))
 }
 
+#[utoipa::path(get, path = "/api/workflows/{id}", tag = "workflows", summary = "Read a workflow",
+    params(("id" = String, Path)),
+    responses((status = 200, body = WorkflowView, headers(("ETag" = String, description = "The version, for `If-Match`")))))]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -200,6 +268,11 @@ async fn show(
 /// saved a newer version since: else 409 with the current workflow in
 /// `details.current`, so an editor shows what changed instead of
 /// overwriting it.
+#[utoipa::path(put, path = "/api/workflows/{id}", tag = "workflows", summary = "Replace a workflow's definition",
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Only if this is still the version (its ETag)")),
+    request_body = weft_core::definition::WorkflowSpec,
+    responses((status = 200, body = WorkflowView, headers(("ETag" = String, description = "The new version"))),
+              (status = 409, description = "A newer version was saved (`details.current`), or an ACTIVE workflow's edit is invalid", body = super::openapi::ErrorBody)))]
 async fn edit(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -214,10 +287,13 @@ async fn edit(
 
 /// `GET /api/workflow-stats?since=ISO`: per workflow, the runs started
 /// since then and how many FAILED (the dashboard passes local midnight).
+#[utoipa::path(get, path = "/api/workflow-stats", tag = "workflows", summary = "Runs and failures per workflow since a time",
+    params(("since" = String, Query, description = "RFC 3339")),
+    responses((status = 200, body = StatsList)))]
 async fn stats(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<AxumJson<Value>, ApiError> {
+) -> Result<AxumJson<StatsList>, ApiError> {
     let since = match query.get("since") {
         None => return Err(ApiError::bad_request("query parameter `since` is required (an RFC 3339 time)")),
         Some(v) => chrono::DateTime::parse_from_rfc3339(v).map_err(|e| {
@@ -225,13 +301,16 @@ async fn stats(
         })?,
     };
     let rows = crate::store::runs::stats_since(state.store.pool(), since.timestamp_millis()).await?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(workflow, runs, failures)| json!({ "workflowId": workflow, "runs": runs, "failures": failures }))
+        .map(|(workflow_id, runs, failures)| WorkflowStats { workflow_id, runs, failures })
         .collect();
-    Ok(AxumJson(json!({ "data": data })))
+    Ok(AxumJson(StatsList { data }))
 }
 
+#[utoipa::path(put, path = "/api/workflows/{id}/activate", tag = "workflows", summary = "Activate: its trigger starts runs",
+    params(("id" = String, Path)),
+    responses((status = 200, body = WorkflowView), (status = 409, description = "Archived, or no longer valid", body = super::openapi::ErrorBody)))]
 async fn activate(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -240,6 +319,9 @@ async fn activate(
     Ok(AxumJson(view(&row)))
 }
 
+#[utoipa::path(put, path = "/api/workflows/{id}/pause", tag = "workflows", summary = "Pause: its trigger starts nothing; runs go on",
+    params(("id" = String, Path)),
+    responses((status = 200, body = WorkflowView), (status = 409, description = "Not ACTIVE", body = super::openapi::ErrorBody)))]
 async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -248,6 +330,9 @@ async fn pause(
     Ok(AxumJson(view(&row)))
 }
 
+#[utoipa::path(put, path = "/api/workflows/{id}/archive", tag = "workflows", summary = "Archive: read-only from now on",
+    params(("id" = String, Path)),
+    responses((status = 200, body = WorkflowView), (status = 409, description = "In the wrong state", body = super::openapi::ErrorBody)))]
 async fn archive(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -283,13 +368,25 @@ const MAX_WAIT_MS: u64 = 60_000;
 /// With an `Idempotency-Key` header, a repeat of the key within 24 hours
 /// starts nothing and answers 200 with the run the first request started
 /// (`"replayed": true`).
+#[utoipa::path(post, path = "/api/workflows/{id}/trigger", tag = "workflows", summary = "Start a run",
+    params(
+        ("id" = String, Path),
+        ("wait" = Option<u64>, Query, description = "Answer when the run has ended or gone to sleep, within this many ms (0 to 60000)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A repeat within 24 hours starts nothing"),
+    ),
+    request_body(content = Object, description = "The run's `event`; `{}` when empty"),
+    responses(
+        (status = 202, description = "Started", body = super::events::StartedRun),
+        (status = 200, description = "With `wait`: the run with its logs; or a repeated idempotency key's run", body = TriggerAnswer),
+        (status = 409, description = "The workflow is not ACTIVE or has no manual trigger", body = super::openapi::ErrorBody),
+    ))]
 async fn trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     JsonBytes(body): JsonBytes,
-) -> Result<(StatusCode, AxumJson<Value>), ApiError> {
+) -> Result<(StatusCode, AxumJson<TriggerAnswer>), ApiError> {
     let key = idempotency_key(&headers)?;
     let wait = match query.get("wait") {
         None => None,
@@ -317,17 +414,22 @@ async fn trigger(
     let Some(run) = started.runs.first() else {
         return Err(ApiError::internal(format!("trigger of `{id}` started no run")));
     };
+    let answer = |replayed| {
+        TriggerAnswer::Started(super::events::StartedRun {
+            id: run.id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            status: run.status,
+            replayed,
+        })
+    };
     if started.replayed {
-        let replayed =
-            json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status, "replayed": true });
-        return Ok((StatusCode::OK, AxumJson(replayed)));
+        return Ok((StatusCode::OK, AxumJson(answer(true))));
     }
-    let started = json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status });
     let (Some(wait), Some(settled)) = (wait, settled) else {
-        return Ok((StatusCode::ACCEPTED, AxumJson(started)));
+        return Ok((StatusCode::ACCEPTED, AxumJson(answer(false))));
     };
     let settled = match tokio::time::timeout(wait, settled).await {
-        Err(_elapsed) => return Ok((StatusCode::ACCEPTED, AxumJson(started))),
+        Err(_elapsed) => return Ok((StatusCode::ACCEPTED, AxumJson(answer(false)))),
         Ok(settled) => settled.ok(),
     };
     let (row, logs) = match settled {
@@ -342,6 +444,5 @@ async fn trigger(
             (row, logs)
         }
     };
-    let view = serde_json::to_value(super::runs::view(&row, Some(&logs))).map_err(ApiError::internal)?;
-    Ok((StatusCode::OK, AxumJson(view)))
+    Ok((StatusCode::OK, AxumJson(TriggerAnswer::Run(super::runs::view(&row, Some(&logs))))))
 }

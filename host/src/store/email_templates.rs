@@ -26,14 +26,20 @@ pub struct TemplateRow {
 }
 
 /// The API view of a template.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateView {
+    /// The name email steps use.
     slug: String,
+    /// Subject template.
     subject: String,
+    /// Plain-text body template.
     text: Option<String>,
+    /// HTML body template (values escaped when rendered).
     html: Option<String>,
+    /// RFC 3339.
     created_at: String,
+    /// RFC 3339.
     updated_at: String,
 }
 

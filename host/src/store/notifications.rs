@@ -37,7 +37,7 @@ pub struct NotificationRow {
 }
 
 /// The API view of a notification.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationView {
     /// Id.
@@ -46,6 +46,7 @@ pub struct NotificationView {
     body: Option<String>,
     level: String,
     link: Option<String>,
+    #[schema(value_type = Option<Object>)]
     data: Option<Value>,
     workflow_id: Option<String>,
     run_id: Option<String>,

@@ -1,0 +1,143 @@
+//! What an operator runs Weft with: the OpenAPI document.
+
+use serde_json::{Value, json};
+use weft_tests::{Host, TOKEN};
+
+/// Methods a path may answer.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// The schema of `name` in the document, resolvable on its own.
+fn schema(doc: &Value, name: &str) -> jsonschema::Validator {
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("schema {name}: {e}"))
+}
+
+fn conforms(doc: &Value, name: &str, value: &Value) {
+    let validator = schema(doc, name);
+    let errors: Vec<String> =
+        validator.iter_errors(value).map(|e| format!("{}: {e}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{name} does not match its schema: {errors:?}\n{value:#}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_router_list_the_same_routes() {
+    let host = Host::start();
+    let (status, doc) = host.call_with("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(status, 200, "served without a token");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path.replace('{', "x-").replace('}', "");
+        let documented: Vec<String> =
+            item.as_object().expect("item").keys().map(|m| m.to_uppercase()).collect();
+        for method in METHODS {
+            // Without a token: a documented route answers 401 (the token
+            // check runs on matched routes only), or its own answer when it
+            // is public; the fallback's 404 would say `route ... not found`.
+            let (status, body) = host.call_with(method, &concrete, None, None).await;
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            if documented.iter().any(|m| m == method) {
+                operations += 1;
+                assert_ne!(status, 405, "{method} {path} is documented but not routed");
+                assert!(
+                    !message.starts_with("route `"),
+                    "{method} {path} is documented but not routed: {body}"
+                );
+                let op = &item[method.to_lowercase()];
+                if op.get("x-weft-role").is_some() {
+                    assert_eq!(status, 401, "{method} {path} needs a token: {body}");
+                    assert!(op["responses"]["401"].is_object(), "{method} {path} documents its 401");
+                }
+            } else {
+                // With a token, past the token check: 405 (or the fallback).
+                let (status, body) = host.call_with(method, &concrete, None, Some(TOKEN)).await;
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    status == 405 || message.starts_with("route `"),
+                    "{method} {path} is routed but not documented: {status} {body}"
+                );
+            }
+        }
+    }
+    assert!(operations >= 40, "{operations} operations");
+    // Every operation has an id, a tag and a summary, and every error it
+    // documents has the one error shape.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("item") {
+            assert!(op["operationId"].is_string() && op["tags"][0].is_string(), "{method} {path}");
+            assert!(op["summary"].is_string(), "{method} {path} has a summary");
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                // Health answers 503 with its own shape, for load balancers.
+                let health = path.ends_with("health") || path == "/healthz";
+                if status.starts_with('4') || (status.starts_with('5') && !health) {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(schema, "#/components/schemas/Error", "{method} {path} {status}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn real_answers_match_the_documented_schemas() {
+    let host = Host::start();
+    let (_, doc) = host.call_with("GET", "/api/openapi.json", None, None).await;
+    let definition = json!({
+        "name": "Documented",
+        "trigger": { "type": "manual" },
+        "steps": [
+            { "id": "set", "type": "update-field", "config": { "set": { "done": true } },
+              "retry": { "maxAttempts": 2 } },
+            { "id": "both", "type": "parallel", "branches": [
+                [ { "id": "a", "type": "update-field", "config": { "set": { "a": 1 } } } ],
+                [ { "id": "b", "type": "update-field", "config": { "set": { "b": 2 } } } ]
+            ] }
+        ]
+    });
+    // A definition the host accepts is one the document describes.
+    conforms(&doc, "WorkflowSpec", &definition);
+    let id = host.create_active(definition).await;
+    let (status, workflow) = host.get(&format!("/api/workflows/{id}")).await;
+    assert_eq!(status, 200);
+    conforms(&doc, "WorkflowView", &workflow);
+    let (status, ran) =
+        host.post(&format!("/api/workflows/{id}/trigger?wait=10000"), json!({ "x": 1 })).await;
+    assert_eq!((status, ran["status"].as_str()), (200, Some("COMPLETED")), "{ran}");
+    conforms(&doc, "TriggerAnswer", &ran);
+    conforms(&doc, "RunView", &ran);
+    let run = ran["id"].as_str().expect("run id");
+    let (_, started) = host.post(&format!("/api/workflows/{id}/trigger"), json!({})).await;
+    conforms(&doc, "StartedRun", &started);
+    for (path, name) in [
+        ("/api/workflows".to_owned(), "Paged_WorkflowView"),
+        ("/api/workflow-runs".to_owned(), "Paged_RunView"),
+        (format!("/api/workflow-runs/{run}"), "RunView"),
+        ("/api/step-types".to_owned(), "StepTypes"),
+        ("/api/plugins".to_owned(), "PluginList"),
+        ("/api/plugins/email".to_owned(), "PluginVersions"),
+        ("/api/tokens".to_owned(), "TokenList"),
+        ("/api/secrets".to_owned(), "SecretList"),
+        ("/api/audit".to_owned(), "AuditPage"),
+        ("/api/health".to_owned(), "HealthDetails"),
+        ("/api/session".to_owned(), "Session"),
+        ("/api/notifications".to_owned(), "Paged_NotificationView"),
+    ] {
+        let (status, body) = host.get(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        conforms(&doc, name, &body);
+    }
+    let (status, error) = host.post("/api/workflows", json!({ "name": "x" })).await;
+    assert_eq!(status, 422);
+    conforms(&doc, "Error", &error);
+    let (_, token) = host.post("/api/tokens", json!({ "name": "ci", "role": "viewer" })).await;
+    conforms(&doc, "CreatedToken", &token);
+    let (_, preview) = host.post("/api/cron/preview", json!({ "expression": "0 9 * * 1-5" })).await;
+    conforms(&doc, "Preview", &preview);
+    let (status, _) = host.call_with("GET", "/api/openapi.json", None, Some(TOKEN)).await;
+    assert_eq!(status, 200);
+}
