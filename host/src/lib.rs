@@ -8,5 +8,6 @@ pub mod api;
 pub mod cli;
 pub mod effects;
 pub mod engine;
+pub mod metrics;
 pub mod runtime;
 pub mod store;

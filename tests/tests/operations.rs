@@ -1,7 +1,12 @@
-//! What an operator runs Weft with: the OpenAPI document.
+//! What an operator runs Weft with: the OpenAPI document, Prometheus metrics.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use weft_tests::{Host, TOKEN};
+use weft_tests::{Host, Options, TOKEN};
+
+const T: Duration = Duration::from_secs(30);
 
 /// Methods a path may answer.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -140,4 +145,131 @@ async fn real_answers_match_the_documented_schemas() {
     conforms(&doc, "Preview", &preview);
     let (status, _) = host.call_with("GET", "/api/openapi.json", None, Some(TOKEN)).await;
     assert_eq!(status, 200);
+}
+
+/// Prometheus text: each sample's value by its name and sorted labels, e.g.
+/// `weft_runs_started_total{workflow="x"}`.
+fn samples(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        let key = match series.split_once('{') {
+            None => series.to_owned(),
+            Some((name, labels)) => {
+                let mut labels: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
+                labels.sort_unstable();
+                format!("{name}{{{}}}", labels.join(","))
+            }
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+async fn scrape(host: &Host, token: Option<&str>) -> (u16, String) {
+    let mut request = host.client().get(format!("{}/metrics", host.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("scrape");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn metrics_count_runs_attempts_and_requests_by_the_right_amounts() {
+    let host = Host::start_with(Options { plugins: vec!["flaky"], ..Options::default() });
+    let (status, _) = scrape(&host, None).await;
+    assert_eq!(status, 401, "metrics need a token");
+    let (_, viewer) = host.post("/api/tokens", json!({ "name": "prometheus", "role": "viewer" })).await;
+    let viewer = viewer["token"].as_str().expect("token").to_owned();
+
+    let ok = host
+        .create_active(json!({
+            "name": "Two steps", "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "a", "type": "update-field", "config": { "set": { "a": 1 } } },
+                { "id": "b", "type": "update-field", "config": { "set": { "b": 2 } } }
+            ]
+        }))
+        .await;
+    let retried = host
+        .create_active(json!({
+            "name": "Retried", "trigger": { "type": "manual" },
+            "steps": [ { "id": "call", "type": "flaky", "config": { "key": "m1", "failTimes": 1 },
+                         "retry": { "maxAttempts": 2, "backoffMs": 10 } } ]
+        }))
+        .await;
+    let failing = host
+        .create_active(json!({
+            "name": "Failing", "trigger": { "type": "manual" },
+            "steps": [ { "id": "call", "type": "flaky", "config": { "key": "m2", "failTimes": 9, "retryable": false } } ]
+        }))
+        .await;
+    let sleeper = host
+        .create_active(json!({
+            "name": "Sleeper", "trigger": { "type": "manual" },
+            "steps": [ { "id": "nap", "type": "wait", "config": { "duration": "1h" } } ]
+        }))
+        .await;
+    let (_, before) = scrape(&host, Some(&viewer)).await;
+    let before = samples(&before);
+    for _ in 0..3 {
+        let (status, run) = host.post(&format!("/api/workflows/{ok}/trigger?wait=10000"), json!({})).await;
+        assert_eq!((status, run["status"].as_str()), (200, Some("COMPLETED")), "{run}");
+    }
+    let run = host.trigger(&retried, json!({})).await;
+    host.wait_for(&run, "COMPLETED", T).await;
+    let run = host.trigger(&failing, json!({})).await;
+    host.wait_for(&run, "FAILED", T).await;
+    let asleep = host.trigger(&sleeper, json!({})).await;
+    host.wait_for(&asleep, "WAITING", T).await;
+    let cancelled = host.trigger(&sleeper, json!({})).await;
+    host.wait_for(&cancelled, "WAITING", T).await;
+    let (status, _) = host.post(&format!("/api/workflow-runs/{cancelled}/cancel"), json!({})).await;
+    assert_eq!(status, 200);
+
+    let (status, text) = scrape(&host, Some(&viewer)).await;
+    assert_eq!(status, 200);
+    let after = samples(&text);
+    let moved = |key: &str| after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0);
+    let value = |key: &str| after.get(key).copied().unwrap_or_else(|| panic!("no {key} in:\n{text}"));
+    assert_eq!(moved(&format!("weft_runs_started_total{{workflow=\"{ok}\"}}")), 3.0);
+    assert_eq!(moved(&format!("weft_runs_started_total{{workflow=\"{sleeper}\"}}")), 2.0);
+    assert_eq!(moved(&format!("weft_runs_finished_total{{status=\"COMPLETED\",workflow=\"{ok}\"}}")), 3.0);
+    assert_eq!(
+        moved(&format!("weft_runs_finished_total{{status=\"COMPLETED\",workflow=\"{retried}\"}}")),
+        1.0
+    );
+    assert_eq!(moved(&format!("weft_runs_finished_total{{status=\"FAILED\",workflow=\"{failing}\"}}")), 1.0);
+    assert_eq!(
+        moved(&format!("weft_runs_finished_total{{status=\"CANCELLED\",workflow=\"{sleeper}\"}}")),
+        1.0
+    );
+    assert_eq!(moved("weft_step_attempts_total{outcome=\"ok\",type=\"update-field\"}"), 6.0);
+    assert_eq!(moved("weft_step_attempts_total{outcome=\"retryable\",type=\"flaky\"}"), 1.0);
+    assert_eq!(moved("weft_step_attempts_total{outcome=\"ok\",type=\"flaky\"}"), 1.0);
+    assert_eq!(moved("weft_step_attempts_total{outcome=\"error\",type=\"flaky\"}"), 1.0);
+    assert_eq!(moved("weft_step_duration_seconds_count{type=\"update-field\"}"), 6.0);
+    assert_eq!(moved("weft_step_fuel_count{type=\"flaky\"}"), 3.0);
+    assert!(value("weft_step_peak_memory_bytes_sum{type=\"flaky\"}") > 0.0);
+    assert_eq!(
+        moved(
+            "weft_http_requests_total{method=\"POST\",route=\"/api/workflows/{id}/trigger\",status=\"200\"}"
+        ),
+        3.0
+    );
+    assert!(
+        value(
+            "weft_http_request_duration_seconds_count{method=\"POST\",route=\"/api/workflows/{id}/trigger\"}"
+        ) >= 3.0
+    );
+    // The one run asleep on its hour-long wait; none due.
+    assert_eq!(value("weft_runs_waiting"), 1.0);
+    assert_eq!(value("weft_runs_due"), 0.0);
+    assert!(value("weft_commit_batch_writes_count") >= 8.0, "every start and move is committed");
+    assert!(value("weft_commit_duration_seconds_count") >= 8.0);
+    assert!(text.contains("weft_plugin_compile_seconds_count{tier="), "{text}");
+    assert!(text.contains("# HELP weft_runs_due "), "described");
 }

@@ -10,6 +10,7 @@ mod events;
 mod health;
 pub mod hooks;
 pub mod json;
+mod metrics;
 mod notifications;
 pub mod openapi;
 mod page;
@@ -81,6 +82,7 @@ fn authed_routes() -> OpenApiRouter<AppState> {
         .merge(secrets::router())
         .merge(audit::router())
         .merge(health::details_router())
+        .merge(metrics::router())
 }
 
 /// The routes that authenticate by themselves, or not at all.
@@ -111,6 +113,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .merge(public)
         .layer(Extension(openapi::document(doc)))
+        .layer(middleware::from_fn(metrics::record))
         .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .layer(middleware::map_response(|mut response: axum::response::Response| async move {

@@ -164,7 +164,9 @@ async fn list(State(state): State<AppState>) -> Result<AxumJson<SecretList>, Api
 }
 
 #[utoipa::path(delete, path = "/api/secrets/{name}", tag = "secrets", summary = "Remove a secret",
-    params(("name" = String, Path)), responses((status = 204, description = "Removed")))]
+    params(("name" = String, Path)),
+    responses((status = 204, description = "Removed"),
+              (status = 422, description = "Not a secret name", body = super::openapi::ErrorBody)))]
 async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     check_name(&name)?;
     if !secrets::delete(state.store.pool(), &name).await? {

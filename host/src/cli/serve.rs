@@ -248,6 +248,15 @@ fn default_cache_dir(database_url: &str) -> PathBuf {
 
 /// Runs the host until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything compiles, so compile times are counted too.
+    crate::metrics::install();
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            crate::metrics::upkeep();
+        }
+    });
     // Caught from the very start: a stop sent while the host starts (or just
     // after it says it listens) is a graceful stop, not the default death.
     let (mut first, mut signals) = signals()?;

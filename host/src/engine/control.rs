@@ -42,6 +42,9 @@ impl Engine {
     pub async fn cancel_run(&self, id: &str) -> Result<(), ControlError> {
         if runs::cancel(self.store.pool(), id, &new_id(), now_ms() as i64).await? {
             self.store.run_changed();
+            if let Ok(Some(run)) = runs::get(self.store.pool(), id).await {
+                crate::metrics::run_finished(&run.workflow_id, RunStatus::Cancelled.as_str());
+            }
             self.interrupt(id);
             self.store.signals().send(Signal::Cancel(id.to_owned()));
             return Ok(());

@@ -114,6 +114,13 @@ async fn drive(
                 let now = now_ms();
                 let mut logs = Vec::with_capacity(results.len());
                 for ((step, branch, attempt), (result, report)) in attempts.iter().zip(results) {
+                    let outcome = match &result {
+                        StepResult::Ok(_) => "ok",
+                        StepResult::Err { retryable: true, .. } => "retryable",
+                        StepResult::Err { .. } => "error",
+                        StepResult::Unavailable(_) => "unavailable",
+                    };
+                    crate::metrics::step_attempt(&step.step_type, outcome, report.as_ref().map(|r| &r.usage));
                     let log_result = log_result(&result, report.as_ref());
                     let a = Attempt { step, branch: *branch, attempt: *attempt };
                     let action = snapshot.apply(&mut state, &a, result, now);
@@ -155,6 +162,9 @@ async fn drive(
             return Ok(Ended::Gone);
         }
         written.extend(logs);
+        if row.status.is_final() {
+            crate::metrics::run_finished(&row.workflow_id, row.status.as_str());
+        }
         if row.wake_at.is_some() {
             // The scheduler sleeps until the earliest wake it knows of.
             engine.wake.notify_one();

@@ -232,7 +232,12 @@ impl Engine {
 
     /// Inserts runs (and their idempotency key) in one unit: all or none.
     async fn commit_start(&self, runs: Vec<RunRow>, key: Option<IdempotencyKey>) -> Result<(), EngineError> {
-        self.committer.commit(Write::Start { runs, key }).await.map(|_| ()).map_err(EngineError::Store)
+        let workflows: Vec<String> = runs.iter().map(|r| r.workflow_id.clone()).collect();
+        self.committer.commit(Write::Start { runs, key }).await.map_err(EngineError::Store)?;
+        for workflow in &workflows {
+            crate::metrics::run_started(workflow);
+        }
+        Ok(())
     }
 
     fn watch(&self, run_id: &str) -> oneshot::Receiver<Settled> {

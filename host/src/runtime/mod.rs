@@ -122,6 +122,7 @@ impl Tier {
         isolation: Option<&CompileIsolation>,
     ) -> Result<(StepPluginPre<StepState>, CodeSource), LoadError> {
         let tier = self.clone();
+        let started = std::time::Instant::now();
         let blocking = |e: tokio::task::JoinError| LoadError::Internal(e.to_string());
         let (component, source) = match isolation {
             None => tokio::task::spawn_blocking(move || tier.cache.load(&tier.engine, &bytes, &sha256))
@@ -156,6 +157,11 @@ impl Tier {
                 }
             }
         };
+        let from = match source {
+            CodeSource::Cache => "cache",
+            CodeSource::Compiled => "compiled",
+        };
+        crate::metrics::plugin_compiled(self.code.as_str(), from, started.elapsed());
         let instance_pre =
             self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let pre = StepPluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;

@@ -78,7 +78,9 @@ impl Committer {
 async fn run(store: super::Store, mut rx: mpsc::Receiver<(Write, Ack)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let started = std::time::Instant::now();
         let results = apply(store.pool(), &batch).await;
+        crate::metrics::commit(batch.len(), started.elapsed());
         store.run_changed();
         for ((_, ack), result) in batch.drain(..).zip(results) {
             let _ = ack.send(result);

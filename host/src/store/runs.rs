@@ -357,6 +357,22 @@ pub async fn stats_since(pool: &Pool, since: i64) -> sqlx::Result<Vec<(String, i
     })
 }
 
+/// Runs due to be driven that no host holds (the queue), and runs asleep.
+pub async fn queue_depth(pool: &Pool, now: i64) -> sqlx::Result<(i64, i64)> {
+    on_pool!(pool, |p| {
+        sqlx::query_as(
+            "SELECT \
+               COUNT(*) FILTER (WHERE (status IN ('PENDING', 'RUNNING') OR (status = 'WAITING' AND \"wakeAt\" <= $1)) \
+                                  AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" < $1)), \
+               COUNT(*) FILTER (WHERE status = 'WAITING') \
+             FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING', 'WAITING')",
+        )
+        .bind(now)
+        .fetch_one(p)
+        .await
+    })
+}
+
 /// A page of runs, newest first. The filters are added to the SQL only when
 /// given, so SQLite can use the (workflowId, status, startedAt) index.
 pub async fn list(
