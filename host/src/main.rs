@@ -18,6 +18,21 @@ struct Cli {
     command: Command,
     #[command(flatten)]
     server: ServerArgs,
+    /// How log lines are written to stderr: `pretty` (one line each, for
+    /// people) or `json` (one object per line, with the fields of the spans
+    /// it happened in: `run_id`, `workflow_id`, `step`, `attempt`). Filter
+    /// with `RUST_LOG` (default `weft=info,warn`).
+    #[arg(long, global = true, env = "WEFT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// One line per event, for people.
+    Pretty,
+    /// One JSON object per line, for log pipelines.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -50,13 +65,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "weft=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "weft=info,warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Pretty => logs.init(),
+        // Every parent span's fields too: a line inside a step carries its run.
+        LogFormat::Json => logs.json().with_current_span(false).with_span_list(true).init(),
+    }
     match cli.command {
         Command::Plugin(command) => plugin::run(command, &cli.server).await?,
         Command::Workflow(command) => workflow::workflow(&Client::new(&cli.server)?, command).await?,

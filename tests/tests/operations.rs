@@ -273,3 +273,45 @@ async fn metrics_count_runs_attempts_and_requests_by_the_right_amounts() {
     assert!(text.contains("weft_plugin_compile_seconds_count{tier="), "{text}");
     assert!(text.contains("# HELP weft_runs_due "), "described");
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_run_workflow_step_and_attempt_of_each_line() {
+    let env = [("WEFT_LOG_FORMAT", "json"), ("RUST_LOG", "weft=debug,warn")];
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let host = Host::start_with(Options { plugins: vec!["flaky"], env, ..Options::default() });
+    let workflow = host
+        .create_active(json!({
+            "name": "Logged", "trigger": { "type": "manual" },
+            "steps": [ { "id": "call", "type": "flaky", "config": { "key": "log", "failTimes": 1 },
+                         "retry": { "maxAttempts": 2, "backoffMs": 10 } } ]
+        }))
+        .await;
+    let run = host.trigger(&workflow, json!({})).await;
+    host.wait_for(&run, "COMPLETED", T).await;
+    let deadline = std::time::Instant::now() + T;
+    let attempts = loop {
+        let lines = host.stderr();
+        let parsed: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+            .collect();
+        let attempts: Vec<Value> =
+            parsed.into_iter().filter(|l| l["fields"]["message"] == "step attempt ended").collect();
+        if attempts.len() >= 2 || std::time::Instant::now() > deadline {
+            break attempts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(attempts.len(), 2, "one line per attempt: {attempts:?}");
+    for (i, line) in attempts.iter().enumerate() {
+        let spans = line["spans"].as_array().expect("spans");
+        let run_span = spans.iter().find(|s| s["name"] == "run").expect("run span");
+        let step_span = spans.iter().find(|s| s["name"] == "step").expect("step span");
+        assert_eq!(run_span["run_id"], run.as_str());
+        assert_eq!(run_span["workflow_id"], workflow.as_str());
+        assert_eq!(step_span["step"], "call");
+        assert_eq!(step_span["attempt"], i as u64 + 1);
+        assert_eq!(line["fields"]["ok"], i == 1, "the first attempt failed, the second passed");
+        assert_eq!(line["level"], "DEBUG");
+    }
+}

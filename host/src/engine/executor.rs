@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::definition::StepDef;
 use super::machine::{Attempt, Plan, Position, RunState, Snapshot, Status, StepResult};
@@ -28,7 +29,9 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
     let interrupt = CancellationToken::new();
     engine.driving.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), interrupt.clone());
     let tasks = engine.tasks.clone();
-    tasks.spawn(async move {
+    // Everything logged while driving the run carries its ids.
+    let span = tracing::info_span!("run", run_id = %run.id, workflow_id = %run.workflow_id);
+    let task = async move {
         let (id, claim) = (run.id.clone(), run.claim_count);
         let ended = match engine.slots.clone().acquire_owned().await {
             Ok(_slot) => drive(&engine, run, snapshot, &interrupt).await,
@@ -40,18 +43,19 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
             Err(e) => {
                 // Hand the run back (a no-op when the claim moved on). Should
                 // this write fail too, the lease is no longer renewed: it lapses.
-                tracing::error!(run = %id, "run stopped: {e}; handing it back");
+                tracing::error!("run stopped: {e}; handing it back");
                 let free_at =
                     (!engine.shutdown.is_cancelled()).then(|| now_ms() as i64 + RETRY_AFTER_FAILURE_MS);
                 if let Err(e) = runs::release(engine.store.pool(), &id, claim, free_at).await {
-                    tracing::error!(run = %id, "handing the run back failed: {e}; its lease will lapse");
+                    tracing::error!("handing the run back failed: {e}; its lease will lapse");
                 }
                 None
             }
         };
         engine.driving.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         engine.settled(&id, settled);
-    });
+    };
+    tasks.spawn(task.instrument(span));
 }
 
 /// How driving a run ended.
@@ -101,12 +105,13 @@ async fn drive(
                 let attempts: Vec<(StepDef, Option<usize>, u32)> =
                     attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
                 let running = join_all(attempts.iter().map(|(step, _, attempt)| {
-                    attempt_step(engine, &snapshot, &row, &state, step, *attempt, now)
+                    let span = tracing::info_span!("step", step = %step.id, attempt = *attempt);
+                    attempt_step(engine, &snapshot, &row, &state, step, *attempt, now).instrument(span)
                 }));
                 let results = tokio::select! {
                     biased;
                     _ = interrupt.cancelled() => {
-                        tracing::info!(run = %row.id, "run was cancelled; its step in flight was interrupted");
+                        tracing::info!("run was cancelled; its step in flight was interrupted");
                         return Ok(Ended::Gone);
                     }
                     results = running => results,
@@ -158,7 +163,7 @@ async fn drive(
             .commit(Write::Advance { run: Box::new(row.clone()), logs: logs.clone() })
             .await?;
         if !applied {
-            tracing::info!(run = %row.id, "run was cancelled or claimed again elsewhere; stopping");
+            tracing::info!("run was cancelled or claimed again elsewhere; stopping");
             return Ok(Ended::Gone);
         }
         written.extend(logs);
@@ -268,6 +273,14 @@ async fn attempt_step(
             retryable: failure.retryable(),
         },
     };
+    tracing::debug!(
+        plugin = %report.plugin,
+        ok = report.result.is_ok(),
+        fuel = report.usage.fuel,
+        duration_us = report.usage.duration.as_micros() as u64,
+        peak_memory_bytes = report.usage.peak_memory_bytes,
+        "step attempt ended"
+    );
     (result, Some(report))
 }
 
