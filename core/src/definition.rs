@@ -28,6 +28,10 @@ pub struct WorkflowSpec {
     /// Run-level limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<WorkflowLimits>,
+    /// How long finished runs are kept, e.g. `30d` or `12h` (the host's
+    /// `--retention` when absent; kept forever when neither is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
     /// What an editor keeps with the workflow (node positions): stored as
     /// given, never validated or read by the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -109,10 +109,26 @@ pub fn validate_pinned(
             format!("must be from 1 to {MAX_STEPS_CEILING}, got {max}"),
         ));
     }
+    if let Some(text) = &spec.retention
+        && let Err(e) = parse_retention(text)
+    {
+        errors.push(err(None, "retention", e));
+    }
     let mut resolved = ResolvedTypes::new();
     let scope = Scope { registry, limits, pins };
     check_list(&spec.steps, false, &scope, &mut resolved, &mut errors);
     if errors.is_empty() { Ok(resolved) } else { Err(errors) }
+}
+
+/// A retention period: a duration such as `30d`, `12h` or `1h 30m`, at
+/// least a second.
+pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a duration such as `30d` or `12h`: {e}"))?;
+    if duration < std::time::Duration::from_secs(1) {
+        return Err(format!("{text:?} is under a second"));
+    }
+    Ok(duration)
 }
 
 fn check_trigger(trigger: &Trigger, errors: &mut Vec<ValidationError>) {
@@ -293,4 +309,17 @@ fn schema_errors(plugin: &(impl StepType + ?Sized), config: &Value) -> Vec<(Stri
 /// Whether a string holds template syntax.
 pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::parse_retention;
+
+    #[test]
+    fn retention_is_a_duration_of_a_second_or_more() {
+        assert_eq!(parse_retention("30d").map(|d| d.as_secs()), Ok(30 * 86_400));
+        assert_eq!(parse_retention("1h 30m").map(|d| d.as_secs()), Ok(5_400));
+        assert!(parse_retention("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_retention("500ms").unwrap_err().contains("under a second"));
+    }
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use weft::cli::bench::{self, BenchArgs};
 use weft::cli::client::{Client, ServerArgs};
+use weft::cli::db::{self, DbCommand};
 use weft::cli::plugin::{self, PluginCommand};
 use weft::cli::secret::{self, SecretCommand};
 use weft::cli::serve::{self, ServeArgs};
@@ -58,6 +59,9 @@ enum Command {
     /// Set, list and remove secrets; make and rotate the key they are sealed under.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Vacuum a database, or back a SQLite one up while hosts use it.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Compile a component read on stdin (the host runs this for each install).
     #[command(hide = true)]
     CompileComponent(CompileArgs),
@@ -81,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(command) => token::run(&Client::new(&cli.server)?, command).await?,
         Command::Secret(command) => secret::run(&cli.server, command).await?,
         Command::Serve(args) => serve::run(*args).await?,
+        Command::Db(command) => db::run(command).await?,
         Command::CompileComponent(args) => compile_component(&args)?,
         Command::Bench(args) => bench::run(args, &cli.server).await?,
         Command::Builtins => {

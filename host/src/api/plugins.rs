@@ -61,7 +61,7 @@ pub struct PluginView {
     size: usize,
     /// Shipped with the host.
     builtin: bool,
-    /// How its code is held: `baseline` until the optimised compile is in, then `optimized`.
+    /// `quick` until the optimised compile is in (tiered hosts), then `optimized`.
     code: String,
     /// RFC 3339; null for a built-in.
     installed_at: Option<String>,

@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct SetBody {
     /// The value, 1 to 64 KiB; never shown again.
     value: String,
-    /// Hosts a request may send it to (`api.example.com`, `*.example.com`); any host when empty.
+    /// Hosts an HTTP request carrying it may go to (`api.example.com`, `*.example.com`); none: no HTTP request gets it.
     #[serde(default)]
     allowed_hosts: Vec<String>,
 }

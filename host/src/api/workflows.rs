@@ -48,6 +48,9 @@ struct WorkflowView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<weft_core::definition::WorkflowLimits>)]
     limits: Option<Value>,
+    /// How long finished runs are kept, when not the host's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<String>,
     /// What the editor keeps: node positions.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -121,6 +124,7 @@ fn view(row: &WorkflowRow) -> WorkflowView {
         trigger: serde_json::from_str(&row.trigger).unwrap_or(Value::Null),
         steps: serde_json::from_str(&row.steps).unwrap_or(Value::Null),
         limits: row.limits.as_deref().and_then(|l| serde_json::from_str(l).ok()),
+        retention: row.retention.clone(),
         layout: row.layout.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         status: row.status,
         version: row.version,

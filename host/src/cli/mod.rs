@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod db;
 pub mod plugin;
 pub mod secret;
 pub mod serve;

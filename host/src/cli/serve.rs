@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// restarted) resumes the runs of a host that died.
     #[arg(long, env = "WEFT_LEASE_MS", default_value_t = 10_000)]
     pub lease_ms: u64,
+    /// How long finished runs (with their logs) and read notifications are
+    /// kept, e.g. `30d`; a workflow's own `retention` wins for its runs.
+    /// Kept forever when absent.
+    #[arg(long, env = "WEFT_RETENTION", value_parser = weft_core::validate::parse_retention)]
+    pub retention: Option<Duration>,
+    /// How often the retention sweep runs, ms.
+    #[arg(long, env = "WEFT_RETENTION_SWEEP_MS", default_value_t = 60_000)]
+    pub retention_sweep_ms: u64,
     /// Directory of plugin components (`*.wasm`) to load at start, each granted
     /// the capabilities it asks for: the operator vouches for them.
     #[arg(long, env = "WEFT_PLUGIN_DIR")]
@@ -305,8 +313,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let config =
-        EngineConfig { lease: Duration::from_millis(args.lease_ms.max(100)), ..EngineConfig::default() };
+    let config = EngineConfig {
+        lease: Duration::from_millis(args.lease_ms.max(100)),
+        retention: args.retention,
+        retention_sweep: Duration::from_millis(args.retention_sweep_ms.max(100)),
+        ..EngineConfig::default()
+    };
     let engine = Engine::start(store.clone(), runtime, config);
     let addr = listener.local_addr()?;
     println!("weft listening on http://{addr}");

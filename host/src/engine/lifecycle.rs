@@ -82,6 +82,7 @@ impl Engine {
             cron_next_at: None,
             cron_error: None,
             limits: None,
+            retention: None,
             layout: None,
         };
         write_spec(&mut row, spec)?;
@@ -243,6 +244,7 @@ pub fn read_spec(row: &WorkflowRow) -> Result<WorkflowSpec, LifecycleError> {
         trigger: serde_json::from_str(&row.trigger).map_err(|e| corrupt(row, e))?,
         steps: serde_json::from_str(&row.steps).map_err(|e| corrupt(row, e))?,
         limits: row.limits.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
+        retention: row.retention.clone(),
         layout: row.layout.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
     })
 }
@@ -254,6 +256,7 @@ fn write_spec(row: &mut WorkflowRow, spec: &WorkflowSpec) -> Result<(), Lifecycl
     row.steps = encode(row, &spec.steps)?;
     row.event_type = spec.event_type().map(str::to_owned);
     row.limits = spec.limits.map(|l| encode(row, &l)).transpose()?;
+    row.retention = spec.retention.clone();
     // An edit without `layout` (a file applied from the CLI) keeps the
     // editor's node positions.
     if let Some(layout) = &spec.layout {

@@ -17,6 +17,7 @@ mod executor;
 pub mod lifecycle;
 pub mod machine;
 pub mod plugins;
+pub mod retention;
 mod scheduler;
 pub mod status;
 pub mod validate;
@@ -70,6 +71,11 @@ pub struct EngineConfig {
     pub poll: Duration,
     /// Most runs moving at once on this host; more wait their turn.
     pub max_active: usize,
+    /// How long finished runs (and read notifications) are kept; forever
+    /// when `None`. A workflow's own `retention` wins for its runs.
+    pub retention: Option<Duration>,
+    /// How often the retention sweep runs.
+    pub retention_sweep: Duration,
 }
 
 impl Default for EngineConfig {
@@ -79,6 +85,8 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(10),
             poll: Duration::from_millis(50),
             max_active: 256,
+            retention: None,
+            retention_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -278,6 +286,7 @@ impl Engine {
                     trigger: serde_json::from_str(&workflow.trigger).map_err(|e| invalid(e.to_string()))?,
                     steps: steps.clone(),
                     limits: Some(limits),
+                    retention: None,
                     layout: None,
                 };
                 self.validate(&spec).map_err(|errors| {

@@ -30,6 +30,7 @@ pub(crate) fn spawn(engine: Arc<Engine>) {
     let (store, runtime, stop) = (engine.store.clone(), engine.runtime.clone(), engine.shutdown.clone());
     tasks.spawn(super::plugins::follow(store, runtime, stop));
     tasks.spawn(prune_feed(engine.clone()));
+    tasks.spawn(super::retention::sweep_loop(engine.clone()));
     // Not tracked: it must outlive the drivers the tracker waits for.
     tokio::spawn(lease_loop(engine));
 }

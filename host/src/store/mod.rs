@@ -42,6 +42,7 @@ pub mod ids;
 mod kv;
 pub mod notifications;
 pub mod plugins;
+pub mod retention;
 pub mod runs;
 pub mod secrets;
 pub mod sessions;
@@ -205,6 +206,9 @@ impl Store {
             };
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
+                // Before any table exists, so that a new database hands the
+                // pages retention frees back to the file system.
+                .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(5))
@@ -213,6 +217,7 @@ impl Store {
             let migrator = sqlx::migrate!("../migrations/sqlite");
             check_schema(&Pool::Sqlite(pool.clone()), &migrator).await?;
             migrator.run(&pool).await?;
+            incremental_auto_vacuum(&pool).await?;
             (Pool::Sqlite(pool), signals::Signals::local())
         };
         let run_changes = std::sync::Arc::new(tokio::sync::watch::Sender::new(0u64));
@@ -241,6 +246,24 @@ impl Store {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+}
+
+/// A SQLite database made before Weft set incremental auto-vacuum has none:
+/// one full `VACUUM` (a rewrite of the file, once) switches it on.
+async fn incremental_auto_vacuum(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(pool).await?;
+    if mode != 2 {
+        tracing::info!(
+            "switching the database to incremental auto-vacuum, so that retention returns space to the \
+             file system: one full VACUUM, once (it takes a while on a large database)"
+        );
+        let started = std::time::Instant::now();
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA auto_vacuum = INCREMENTAL").execute(&mut *conn).await?;
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+        tracing::info!("database vacuumed in {} ms", started.elapsed().as_millis());
+    }
+    Ok(())
 }
 
 /// Wakes this host's run streams when another host changed runs.
