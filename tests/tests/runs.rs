@@ -352,3 +352,83 @@ fn chrono_now() -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     weft::store::ids::iso(ms)
 }
+
+both_databases! {
+#[tokio::test]
+async fn bulk_cancel_and_retry_take_the_runs_a_filter_matches_and_no_others() {
+    let host = with_flaky();
+    let sleep = json!([ { "id": "nap", "type": "wait", "config": { "duration": "1h" } } ]);
+    let sleeper = host.create_active(json!({ "name": "Sleeper", "trigger": { "type": "manual" }, "steps": sleep })).await;
+    let other = host.create_active(json!({ "name": "Other", "trigger": { "type": "manual" }, "steps": sleep })).await;
+    let mut asleep = Vec::new();
+    for _ in 0..4 {
+        let run = host.trigger(&sleeper, json!({})).await;
+        host.wait_for(&run, "WAITING", T).await;
+        asleep.push(run);
+    }
+    let untouched = host.trigger(&other, json!({})).await;
+    host.wait_for(&untouched, "WAITING", T).await;
+
+    let (status, body) = host.post("/api/workflow-runs/bulk-cancel", json!({})).await;
+    assert_eq!(status, 422, "an empty filter takes nothing: {body}");
+    let (status, body) = host.post("/api/workflow-runs/bulk-cancel", json!({ "status": "COMPLETED" })).await;
+    assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("status")), "{body}");
+    let (status, body) = host.post("/api/workflow-runs/bulk-cancel", json!({ "startedAfter": "yesterday" })).await;
+    assert_eq!((status, &body["error"]["details"][0]["field"]), (422, &json!("startedAfter")), "{body}");
+    let (_, viewer) = host.post("/api/tokens", json!({ "name": "v", "role": "viewer" })).await;
+    let (status, _) = host
+        .call_with(
+            "POST",
+            "/api/workflow-runs/bulk-cancel",
+            Some(json!({ "workflowId": sleeper }).to_string().into_bytes()),
+            viewer["token"].as_str(),
+        )
+        .await;
+    assert_eq!(status, 403, "operators and above");
+
+    // Started before the third: the first two only.
+    let (_, third) = host.get(&format!("/api/workflow-runs/{}", asleep[2])).await;
+    let (status, done) = host
+        .post(
+            "/api/workflow-runs/bulk-cancel",
+            json!({ "workflowId": sleeper, "startedBefore": third["startedAt"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((&done["matched"], &done["changed"]), (&json!(2), &json!([asleep[0], asleep[1]])), "{done}");
+    // The rest of the workflow's, from the command line.
+    let out = std::process::Command::new(weft_tests::weft_bin())
+        .args(["--server", &host.base, "--token", weft_tests::TOKEN, "run", "bulk-cancel", "--workflow", &sleeper])
+        .output()
+        .expect("weft run bulk-cancel");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 matched, 2 cancelled"), "{}", String::from_utf8_lossy(&out.stdout));
+    for run in &asleep {
+        let (_, body) = host.get(&format!("/api/workflow-runs/{run}")).await;
+        assert_eq!(body["status"], "CANCELLED", "{body}");
+    }
+    let (_, body) = host.get(&format!("/api/workflow-runs/{untouched}")).await;
+    assert_eq!(body["status"], "WAITING", "another workflow's run is not taken");
+
+    let failing = host
+        .create_active(json!({
+            "name": "Fails once", "trigger": { "type": "manual" },
+            "steps": [ { "id": "call", "type": "flaky", "config": { "key": "{{ event.k }}", "failTimes": 1, "retryable": false } } ]
+        }))
+        .await;
+    let mut failed = Vec::new();
+    for k in ["bulk-a", "bulk-b"] {
+        let run = host.trigger(&failing, json!({ "k": k })).await;
+        host.wait_for(&run, "FAILED", T).await;
+        failed.push(run);
+    }
+    let (status, done) = host.post("/api/workflow-runs/bulk-retry", json!({ "workflowId": failing })).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["changed"].as_array().map(Vec::len), Some(2), "{done}");
+    for run in &failed {
+        host.wait_for(run, "COMPLETED", T).await;
+    }
+    let (_, done) = host.post("/api/workflow-runs/bulk-retry", json!({ "workflowId": failing })).await;
+    assert_eq!(done["matched"], 0, "nothing FAILED is left: {done}");
+}
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
+use super::json::Json as JsonBody;
 use super::page::{Page, Paged, status_filter};
 use crate::engine::control::ControlError;
 use crate::engine::status::RunStatus;
@@ -27,6 +28,142 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show_log))
         .routes(routes!(cancel))
         .routes(routes!(retry))
+        .routes(routes!(bulk_cancel))
+        .routes(routes!(bulk_retry))
+}
+
+/// Most runs one bulk operation takes.
+const BULK_LIMIT: i64 = 10_000;
+
+/// Which runs a bulk operation takes: at least one filter, so that an empty
+/// body never means every run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BulkFilter {
+    /// Only runs of this workflow.
+    workflow_id: Option<String>,
+    /// Only runs in this status: for a cancel PENDING, RUNNING or WAITING
+    /// (all three when absent); for a retry FAILED.
+    status: Option<RunStatus>,
+    /// Only runs started at or after this time (RFC 3339).
+    started_after: Option<String>,
+    /// Only runs started before this time (RFC 3339).
+    started_before: Option<String>,
+    /// Most runs taken, 1 to 10,000 (default 10,000), oldest first.
+    limit: Option<i64>,
+}
+
+/// What a bulk operation did.
+#[derive(Debug, Serialize, ToSchema)]
+struct BulkResult {
+    /// Runs the filter matched.
+    matched: usize,
+    /// Runs cancelled (or retried), oldest first.
+    changed: Vec<String>,
+    /// Runs that changed state in the meantime (finished, already retried).
+    skipped: Vec<String>,
+}
+
+fn time_field(field: &str, value: &Option<String>) -> Result<Option<i64>, ApiError> {
+    value
+        .as_deref()
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|e| ApiError::field(field, format!("must be an RFC 3339 time, got {text:?}: {e}")))
+        })
+        .transpose()
+}
+
+/// The runs `filter` takes among `allowed` statuses.
+async fn matching(
+    state: &AppState,
+    filter: &BulkFilter,
+    allowed: &[RunStatus],
+) -> Result<Vec<String>, ApiError> {
+    if filter.workflow_id.is_none()
+        && filter.status.is_none()
+        && filter.started_after.is_none()
+        && filter.started_before.is_none()
+    {
+        return Err(ApiError::invalid(
+            "give at least one filter (workflowId, status, startedAfter, startedBefore): an empty filter would take every run",
+        ));
+    }
+    let statuses = match filter.status {
+        Some(status) if allowed.contains(&status) => vec![status],
+        Some(status) => {
+            let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+            return Err(ApiError::field(
+                "status",
+                format!("{status} cannot be taken here (expected {})", names.join(", ")),
+            ));
+        }
+        None => allowed.to_vec(),
+    };
+    let limit = filter.limit.unwrap_or(BULK_LIMIT);
+    if !(1..=BULK_LIMIT).contains(&limit) {
+        return Err(ApiError::field("limit", format!("must be from 1 to {BULK_LIMIT}, got {limit}")));
+    }
+    let after = time_field("startedAfter", &filter.started_after)?;
+    let before = time_field("startedBefore", &filter.started_before)?;
+    Ok(runs::ids_matching(state.store.pool(), &statuses, filter.workflow_id.as_deref(), after, before, limit)
+        .await?)
+}
+
+/// Applies `one` to each run; a run that changed state meanwhile is skipped.
+async fn each<F, Fut>(ids: Vec<String>, one: F) -> Result<BulkResult, ApiError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ControlError>>,
+{
+    let matched = ids.len();
+    let (mut changed, mut skipped) = (Vec::new(), Vec::new());
+    for id in ids {
+        match one(id.clone()).await {
+            Ok(()) => changed.push(id),
+            Err(ControlError::WrongState { .. } | ControlError::NotFound(_)) => skipped.push(id),
+            Err(e) => return Err(control_error(e)),
+        }
+    }
+    Ok(BulkResult { matched, changed, skipped })
+}
+
+#[utoipa::path(post, path = "/api/workflow-runs/bulk-cancel", tag = "runs", summary = "Cancel every unfinished run a filter matches",
+    description = "For the day after an outage: e.g. every WAITING run of a workflow started before a time. Steps in flight are interrupted.",
+    request_body = BulkFilter, responses((status = 200, body = BulkResult)))]
+async fn bulk_cancel(
+    State(state): State<AppState>,
+    JsonBody(filter): JsonBody<BulkFilter>,
+) -> Result<Json<BulkResult>, ApiError> {
+    let ids =
+        matching(&state, &filter, &[RunStatus::Pending, RunStatus::Running, RunStatus::Waiting]).await?;
+    let engine = state.engine.clone();
+    Ok(Json(
+        each(ids, |id| {
+            let engine = engine.clone();
+            async move { engine.cancel_run(&id).await }
+        })
+        .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/workflow-runs/bulk-retry", tag = "runs", summary = "Retry every FAILED run a filter matches",
+    description = "Each resumes at its failed step, as a single retry does.",
+    request_body = BulkFilter, responses((status = 200, body = BulkResult)))]
+async fn bulk_retry(
+    State(state): State<AppState>,
+    JsonBody(filter): JsonBody<BulkFilter>,
+) -> Result<Json<BulkResult>, ApiError> {
+    let ids = matching(&state, &filter, &[RunStatus::Failed]).await?;
+    let engine = state.engine.clone();
+    Ok(Json(
+        each(ids, |id| {
+            let engine = engine.clone();
+            async move { engine.retry_run(&id).await }
+        })
+        .await?,
+    ))
 }
 
 /// A run as the API shows it.

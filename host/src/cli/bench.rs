@@ -5,6 +5,9 @@
 //!   marks completion. Closed loop (throughput) or a fixed rate (latency).
 //! - `weft bench waiting`: many runs asleep on a one-hour wait at once: host
 //!   memory, API latency while they wait, and how late due runs wake.
+//! - `weft bench soak`: runs at a constant rate for a long time, with the
+//!   size of a SQLite database file and the runs it holds every few seconds:
+//!   flat once the host's `--retention` deletes as fast as runs come.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,6 +58,21 @@ pub enum Mode {
         /// Requests in flight at once (closed loop).
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+    },
+    /// Constant load for a while: the database's size and run count over time.
+    Soak {
+        /// How long, seconds.
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
+        /// Runs triggered per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// The host's SQLite database file, whose size (with its `-wal`) is reported.
+        #[arg(long)]
+        database: std::path::PathBuf,
+        /// Seconds between two reports.
+        #[arg(long, default_value_t = 15)]
+        every: u64,
     },
     /// Many runs asleep at once.
     Waiting {
@@ -130,7 +148,66 @@ pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow:
         }
         Mode::Hook { requests, concurrency } => bench_hook(client, requests, concurrency).await,
         Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
+        Mode::Soak { seconds, rate, database, every } => {
+            bench_soak(client, seconds, rate, &database, every).await
+        }
     }
+}
+
+/// Bytes of a SQLite database with its write-ahead log.
+fn database_bytes(path: &std::path::Path) -> u64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    size(path) + size(std::path::Path::new(&wal))
+}
+
+async fn bench_soak(
+    client: Arc<Client>,
+    seconds: u64,
+    rate: f64,
+    database: &std::path::Path,
+    every: u64,
+) -> anyhow::Result<()> {
+    if !database.exists() {
+        bail!("{} does not exist: pass the host's database file", database.display());
+    }
+    let workflow = client.workflow(pure_workflow()).await?;
+    let path = Arc::new(format!("/api/workflows/{workflow}/trigger"));
+    // A kilobyte of event per run, so the logs weigh something.
+    let padding = Arc::new("x".repeat(1024));
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let failed = Arc::new(AtomicUsize::new(0));
+    let mut sent = 0usize;
+    let mut next_report = Duration::ZERO;
+    println!("{:>8} {:>12} {:>12} {:>12}", "seconds", "triggered", "runs kept", "database");
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tick.tick().await;
+        let (c, path, padding, failed) = (client.clone(), path.clone(), padding.clone(), failed.clone());
+        let n = sent;
+        tokio::spawn(async move {
+            let r = c.call(reqwest::Method::POST, &path, Some(json!({ "n": n, "padding": *padding }))).await;
+            if !matches!(r, Ok((202, _))) {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        sent += 1;
+        if started.elapsed() >= next_report {
+            let (_, page) = client.call(reqwest::Method::GET, "/api/workflow-runs?pageSize=1", None).await?;
+            println!(
+                "{:>8.0} {:>12} {:>12} {:>9.1} MiB",
+                started.elapsed().as_secs_f64(),
+                sent,
+                page["total"].as_i64().unwrap_or(-1),
+                database_bytes(database) as f64 / 1048576.0
+            );
+            next_report += Duration::from_secs(every.max(1));
+        }
+    }
+    println!("{sent} runs triggered in {seconds} s, {} failed", failed.load(Ordering::Relaxed));
+    Ok(())
 }
 
 fn pure_workflow() -> Value {

@@ -44,6 +44,49 @@ pub enum RunCommand {
         /// Run id.
         id: String,
     },
+    /// Cancel every unfinished run a filter matches (at least one filter).
+    BulkCancel(BulkFilter),
+    /// Retry every FAILED run a filter matches (at least one filter).
+    BulkRetry(BulkFilter),
+}
+
+/// Which runs a bulk command takes.
+#[derive(Debug, clap::Args)]
+pub struct BulkFilter {
+    /// Only runs of this workflow.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// Only runs in this status.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only runs started at or after this time (RFC 3339).
+    #[arg(long)]
+    started_after: Option<String>,
+    /// Only runs started before this time (RFC 3339).
+    #[arg(long)]
+    started_before: Option<String>,
+    /// Most runs taken (default and most: 10,000).
+    #[arg(long)]
+    limit: Option<i64>,
+}
+
+impl BulkFilter {
+    fn body(&self) -> Value {
+        let mut body = serde_json::Map::new();
+        let fields = [
+            ("workflowId", self.workflow.as_ref().map(|v| Value::from(v.as_str()))),
+            ("status", self.status.as_ref().map(|v| Value::from(v.to_uppercase()))),
+            ("startedAfter", self.started_after.as_ref().map(|v| Value::from(v.as_str()))),
+            ("startedBefore", self.started_before.as_ref().map(|v| Value::from(v.as_str()))),
+            ("limit", self.limit.map(Value::from)),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                body.insert(name.to_owned(), value);
+            }
+        }
+        Value::Object(body)
+    }
 }
 
 /// Reads a definition: JSON, or YAML for `.yaml`/`.yml` files.
@@ -121,7 +164,22 @@ pub async fn run(client: &Client, command: RunCommand) -> anyhow::Result<()> {
             let run = client.send(Method::GET, &format!("/api/workflow-runs/{id}"), None).await?;
             print_run(&run);
         }
+        RunCommand::BulkCancel(filter) => bulk(client, "bulk-cancel", "cancelled", &filter).await?,
+        RunCommand::BulkRetry(filter) => bulk(client, "bulk-retry", "retried", &filter).await?,
     }
+    Ok(())
+}
+
+async fn bulk(client: &Client, route: &str, done: &str, filter: &BulkFilter) -> anyhow::Result<()> {
+    let path = format!("/api/workflow-runs/{route}");
+    let result = client.send(Method::POST, &path, Some(Body::Json(filter.body()))).await?;
+    let count = |field: &str| result[field].as_array().map_or(0, Vec::len);
+    println!(
+        "{} matched, {} {done}, {} skipped (changed meanwhile)",
+        result["matched"],
+        count("changed"),
+        count("skipped")
+    );
     Ok(())
 }
 

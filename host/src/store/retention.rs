@@ -48,32 +48,40 @@ pub async fn delete_runs(pool: &Pool, ids: &[String]) -> sqlx::Result<u64> {
         return Ok(0);
     }
     let mut tx = pool.begin().await?;
-    // Locked first on PostgreSQL, so no retry can reopen a run between its
-    // logs going and the run going; SQLite's single writer does the same.
-    let lock = if matches!(tx, Tx::Postgres(_)) { " FOR UPDATE" } else { "" };
     let list = placeholders(1, ids.len());
-    let select =
-        format!("SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL{lock}");
-    let finished: Vec<String> = on_tx!(&mut tx, |c| {
-        let mut query = sqlx::query_scalar(&select);
-        for id in ids {
-            query = query.bind(id);
-        }
-        query.fetch_all(&mut *c).await
-    })?;
+    // The runs to delete: on PostgreSQL locked first, so that no retry can
+    // reopen one between its logs going and itself going. On SQLite the first
+    // statement writes, so this transaction is the one writer from its start
+    // (a read first would fail to become a write once the committer wrote).
+    let finished: Vec<String> = if matches!(tx, Tx::Postgres(_)) {
+        let select = format!(
+            "SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL FOR UPDATE"
+        );
+        on_tx!(&mut tx, |c| {
+            let mut query = sqlx::query_scalar(&select);
+            for id in ids {
+                query = query.bind(id);
+            }
+            query.fetch_all(&mut *c).await
+        })?
+    } else {
+        ids.to_vec()
+    };
     if finished.is_empty() {
         tx.commit().await?;
         return Ok(0);
     }
     let list = placeholders(1, finished.len());
+    let still_finished =
+        format!("SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL");
     let deleted = on_tx!(&mut tx, |c| {
-        let logs = format!("DELETE FROM workflow_run_logs WHERE \"runId\" IN ({list})");
+        let logs = format!("DELETE FROM workflow_run_logs WHERE \"runId\" IN ({still_finished})");
         let mut query = sqlx::query(&logs);
         for id in &finished {
             query = query.bind(id);
         }
         query.execute(&mut *c).await?;
-        let runs = format!("DELETE FROM workflow_runs WHERE id IN ({list})");
+        let runs = format!("DELETE FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL");
         let mut query = sqlx::query(&runs);
         for id in &finished {
             query = query.bind(id);

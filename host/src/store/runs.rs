@@ -357,6 +357,37 @@ pub async fn stats_since(pool: &Pool, since: i64) -> sqlx::Result<Vec<(String, i
     })
 }
 
+/// Ids of up to `limit` runs in one of `statuses`, of `workflow` when given,
+/// started within `[after, before)` when given, oldest first.
+pub async fn ids_matching(
+    pool: &Pool,
+    statuses: &[RunStatus],
+    workflow: Option<&str>,
+    after: Option<i64>,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let list: Vec<String> = statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let mut sql = format!(
+        "SELECT id FROM workflow_runs WHERE status IN ({}) AND \"startedAt\" >= $1 AND \"startedAt\" < $2",
+        list.join(", ")
+    );
+    if workflow.is_some() {
+        sql.push_str(" AND \"workflowId\" = $4");
+    }
+    sql.push_str(" ORDER BY \"startedAt\", id LIMIT $3");
+    on_pool!(pool, |p| {
+        let mut query = sqlx::query_scalar(&sql)
+            .bind(after.unwrap_or(i64::MIN))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit);
+        if let Some(workflow) = workflow {
+            query = query.bind(workflow);
+        }
+        query.fetch_all(p).await
+    })
+}
+
 /// Runs due to be driven that no host holds (the queue), and runs asleep.
 pub async fn queue_depth(pool: &Pool, now: i64) -> sqlx::Result<(i64, i64)> {
     on_pool!(pool, |p| {
