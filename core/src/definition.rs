@@ -32,6 +32,10 @@ pub struct WorkflowSpec {
     /// `--retention` when absent; kept forever when neither is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<String>,
+    /// How long a run may take, e.g. `1h`, waits included: past it the run
+    /// fails, checked between steps and while it sleeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
     /// What an editor keeps with the workflow (node positions): stored as
     /// given, never validated or read by the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -110,9 +110,14 @@ pub fn validate_pinned(
         ));
     }
     if let Some(text) = &spec.retention
-        && let Err(e) = parse_retention(text)
+        && let Err(e) = parse_period(text)
     {
         errors.push(err(None, "retention", e));
+    }
+    if let Some(text) = &spec.timeout
+        && let Err(e) = parse_period(text)
+    {
+        errors.push(err(None, "timeout", e));
     }
     let mut resolved = ResolvedTypes::new();
     let scope = Scope { registry, limits, pins };
@@ -120,9 +125,9 @@ pub fn validate_pinned(
     if errors.is_empty() { Ok(resolved) } else { Err(errors) }
 }
 
-/// A retention period: a duration such as `30d`, `12h` or `1h 30m`, at
+/// A period (a retention, a timeout): a duration such as `30d`, `12h` or `1h 30m`, at
 /// least a second.
-pub fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_period(text: &str) -> Result<std::time::Duration, String> {
     let duration = humantime::parse_duration(text.trim())
         .map_err(|e| format!("{text:?} is not a duration such as `30d` or `12h`: {e}"))?;
     if duration < std::time::Duration::from_secs(1) {
@@ -313,13 +318,13 @@ pub fn is_template(s: &str) -> bool {
 
 #[cfg(test)]
 mod retention_tests {
-    use super::parse_retention;
+    use super::parse_period;
 
     #[test]
     fn retention_is_a_duration_of_a_second_or_more() {
-        assert_eq!(parse_retention("30d").map(|d| d.as_secs()), Ok(30 * 86_400));
-        assert_eq!(parse_retention("1h 30m").map(|d| d.as_secs()), Ok(5_400));
-        assert!(parse_retention("soon").unwrap_err().contains("not a duration"));
-        assert!(parse_retention("500ms").unwrap_err().contains("under a second"));
+        assert_eq!(parse_period("30d").map(|d| d.as_secs()), Ok(30 * 86_400));
+        assert_eq!(parse_period("1h 30m").map(|d| d.as_secs()), Ok(5_400));
+        assert!(parse_period("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_period("500ms").unwrap_err().contains("under a second"));
     }
 }

@@ -432,3 +432,36 @@ async fn bulk_cancel_and_retry_take_the_runs_a_filter_matches_and_no_others() {
     assert_eq!(done["matched"], 0, "nothing FAILED is left: {done}");
 }
 }
+
+both_databases! {
+#[tokio::test]
+async fn a_run_past_its_workflow_timeout_fails_even_while_it_sleeps() {
+    let host = Host::start();
+    let (status, body) = host
+        .post("/api/workflows", json!({ "name": "Bad", "trigger": { "type": "manual" }, "timeout": "never", "steps": [] }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["details"].as_array().expect("details").iter().any(|d| d["field"] == "timeout"), "{body}");
+    let workflow = host
+        .create_active(json!({
+            "name": "Bounded", "trigger": { "type": "manual" }, "timeout": "2s",
+            "steps": [
+                { "id": "first", "type": "update-field", "config": { "set": { "a": 1 } } },
+                { "id": "nap", "type": "wait", "config": { "duration": "1h" } },
+                { "id": "never", "type": "update-field", "config": { "set": { "b": 2 } } }
+            ]
+        }))
+        .await;
+    let (_, shown) = host.get(&format!("/api/workflows/{workflow}")).await;
+    assert_eq!(shown["timeout"], "2s");
+    let run = host.trigger(&workflow, json!({})).await;
+    host.wait_for(&run, "WAITING", T).await;
+    let failed = host.wait_for(&run, "FAILED", T).await;
+    assert_eq!(
+        failed["error"], "the run did not finish within its workflow's timeout of 2s",
+        "{failed:#}"
+    );
+    assert!(failed["context"]["steps"].get("never").is_none(), "no step after the timeout");
+    // It woke at its deadline (within wait_for's 20 s), not at the end of its hour.
+}
+}

@@ -121,7 +121,7 @@ async fn postgres_earlier() -> (Arc<tempfile::TempDir>, Earlier) {
     assert!(tokio::task::block_in_place(|| host.terminate()).is_some_and(|s| s.success()));
     // What 0009 added, then what 0008 added.
     let mut downgrade = String::from(
-        "DROP INDEX workflow_runs_finished;\nDROP INDEX notifications_read;\nALTER TABLE workflows DROP COLUMN retention;\n",
+        "DROP INDEX workflow_runs_finished;\nDROP INDEX notifications_read;\nALTER TABLE workflows DROP COLUMN retention;\nALTER TABLE workflows DROP COLUMN timeout;\n",
     );
     downgrade.extend(ADDED_BY_0008.iter().map(|t| format!("DROP TABLE {t};\n")));
     downgrade.push_str("DELETE FROM _sqlx_migrations WHERE version >= 8;\n");

@@ -51,6 +51,9 @@ struct WorkflowView {
     /// How long finished runs are kept, when not the host's default.
     #[serde(skip_serializing_if = "Option::is_none")]
     retention: Option<String>,
+    /// How long a run may take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout: Option<String>,
     /// What the editor keeps: node positions.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -125,6 +128,7 @@ fn view(row: &WorkflowRow) -> WorkflowView {
         steps: serde_json::from_str(&row.steps).unwrap_or(Value::Null),
         limits: row.limits.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         retention: row.retention.clone(),
+        timeout: row.timeout.clone(),
         layout: row.layout.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         status: row.status,
         version: row.version,

@@ -52,7 +52,7 @@ pub struct ServeArgs {
     /// How long finished runs (with their logs) and read notifications are
     /// kept, e.g. `30d`; a workflow's own `retention` wins for its runs.
     /// Kept forever when absent.
-    #[arg(long, env = "WEFT_RETENTION", value_parser = weft_core::validate::parse_retention)]
+    #[arg(long, env = "WEFT_RETENTION", value_parser = weft_core::validate::parse_period)]
     pub retention: Option<Duration>,
     /// How often the retention sweep runs, ms.
     #[arg(long, env = "WEFT_RETENTION_SWEEP_MS", default_value_t = 60_000)]

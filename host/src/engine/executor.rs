@@ -87,6 +87,7 @@ async fn drive(
         error: row.error.clone(),
         wake_at: row.wake_at.map(|t| t as u64),
         jitter_seed: RunState::seed_of(&row.id),
+        deadline: snapshot.deadline(row.started_at as u64),
     };
     let mut written = Vec::new();
     loop {
@@ -152,6 +153,10 @@ async fn drive(
         row.position = serde_json::to_string(&state.position).map_err(|e| e.to_string())?;
         row.current_step = state.position.top.step.clone();
         row.error = state.error.clone();
+        // A run asleep past its deadline wakes at the deadline, to fail then.
+        if let (Some(wake), Some(deadline)) = (state.wake_at, state.deadline) {
+            state.wake_at = Some(wake.min(deadline));
+        }
         row.wake_at = state.wake_at.map(|t| t as i64);
         row.finished_at = state.status.is_final().then_some(now);
         row.updated_at = now;

@@ -83,6 +83,7 @@ impl Engine {
             cron_error: None,
             limits: None,
             retention: None,
+            timeout: None,
             layout: None,
         };
         write_spec(&mut row, spec)?;
@@ -245,6 +246,7 @@ pub fn read_spec(row: &WorkflowRow) -> Result<WorkflowSpec, LifecycleError> {
         steps: serde_json::from_str(&row.steps).map_err(|e| corrupt(row, e))?,
         limits: row.limits.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
         retention: row.retention.clone(),
+        timeout: row.timeout.clone(),
         layout: row.layout.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
     })
 }
@@ -257,6 +259,7 @@ fn write_spec(row: &mut WorkflowRow, spec: &WorkflowSpec) -> Result<(), Lifecycl
     row.event_type = spec.event_type().map(str::to_owned);
     row.limits = spec.limits.map(|l| encode(row, &l)).transpose()?;
     row.retention = spec.retention.clone();
+    row.timeout = spec.timeout.clone();
     // An edit without `layout` (a file applied from the CLI) keeps the
     // editor's node positions.
     if let Some(layout) = &spec.layout {

@@ -29,6 +29,9 @@ pub struct Snapshot {
     /// Most step attempts in the run (`limits.maxSteps`), when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps: Option<u32>,
+    /// How long a run may take (the workflow's `timeout`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 /// Step attempts a run may make when its workflow does not say.
@@ -125,6 +128,8 @@ pub struct RunState {
     pub wake_at: Option<u64>,
     /// Spreads retry backoffs of different runs apart (from the run id).
     pub jitter_seed: u64,
+    /// When the run fails for its workflow's `timeout` (unix ms).
+    pub deadline: Option<u64>,
 }
 
 impl RunState {
@@ -193,8 +198,31 @@ impl Snapshot {
     /// Decides what runs next, first settling the run (starting or finishing
     /// parallel steps, deriving status and wake time).
     pub fn plan(&self, state: &mut RunState, now: u64) -> Plan<'_> {
+        let plan = self.plan_unbounded(state, now);
+        // A run asleep past its deadline wakes at the deadline, to fail then.
+        match (plan, state.deadline) {
+            (Plan::Sleep(t), Some(deadline)) if t > deadline => {
+                state.wake_at = Some(deadline);
+                Plan::Sleep(deadline)
+            }
+            (plan, _) => plan,
+        }
+    }
+
+    /// The deadline of a run of this workflow started at `started_at`.
+    pub fn deadline(&self, started_at: u64) -> Option<u64> {
+        let timeout = weft_core::validate::parse_period(self.timeout.as_deref()?).ok()?;
+        Some(started_at.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)))
+    }
+
+    fn plan_unbounded(&self, state: &mut RunState, now: u64) -> Plan<'_> {
         self.settle(state, now);
         if state.status.is_final() {
+            return Plan::Finished;
+        }
+        if state.deadline.is_some_and(|deadline| now >= deadline) {
+            let timeout = self.timeout.as_deref().unwrap_or("?");
+            self.fail(state, format!("the run did not finish within its workflow's timeout of {timeout}"));
             return Plan::Finished;
         }
         let budget = self.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
@@ -469,6 +497,7 @@ mod tests {
             steps,
             resolved: Default::default(),
             max_steps: None,
+            timeout: None,
         }
     }
 
@@ -480,6 +509,7 @@ mod tests {
             error: None,
             wake_at: None,
             jitter_seed: 7,
+            deadline: None,
         }
     }
 
@@ -677,6 +707,7 @@ mod budget_tests {
             steps: serde_json::from_value(steps).unwrap(),
             resolved: Default::default(),
             max_steps,
+            timeout: None,
         }
     }
 
@@ -688,6 +719,7 @@ mod budget_tests {
             error: None,
             wake_at: None,
             jitter_seed: RunState::seed_of("run-1"),
+            deadline: None,
         }
     }
 

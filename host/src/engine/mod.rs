@@ -287,6 +287,7 @@ impl Engine {
                     steps: steps.clone(),
                     limits: Some(limits),
                     retention: None,
+                    timeout: None,
                     layout: None,
                 };
                 self.validate(&spec).map_err(|errors| {
@@ -302,6 +303,7 @@ impl Engine {
             steps,
             resolved,
             max_steps: limits.max_steps,
+            timeout: workflow.timeout.clone(),
         };
         let now = now_ms() as i64;
         let position = Position::start(snapshot.steps.first());

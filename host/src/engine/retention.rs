@@ -58,7 +58,7 @@ pub async fn sweep(engine: &Engine) -> sqlx::Result<Swept> {
     let mut own = Vec::new();
     let mut exempt = Vec::new();
     for (id, text) in store::overrides(pool).await? {
-        match weft_core::validate::parse_retention(&text) {
+        match weft_core::validate::parse_period(&text) {
             Ok(keep) => own.push((id.clone(), keep)),
             Err(e) => {
                 tracing::warn!(workflow = %id, "retention {text:?} is not a duration ({e}); its runs are kept")

@@ -46,17 +46,19 @@ pub struct WorkflowRow {
     pub limits: Option<String>,
     /// How long finished runs are kept (`30d`), when not the host's default.
     pub retention: Option<String>,
+    /// How long a run may take (`1h`).
+    pub timeout: Option<String>,
     /// The editor's JSON (node positions), stored as given.
     pub layout: Option<String>,
 }
 
-const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "createdAt", "updatedAt", version, "eventType", "resolvedTypes", "cronNextAt", "cronError", limits, layout, retention"#;
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "createdAt", "updatedAt", version, "eventType", "resolvedTypes", "cronNextAt", "cronError", limits, layout, retention, timeout"#;
 
 /// Inserts a new workflow.
 pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
         sqlx::query(&format!(
-        "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -74,6 +76,7 @@ pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(&row.limits)
     .bind(&row.layout)
     .bind(&row.retention)
+    .bind(&row.timeout)
     .execute(p)
     .await
     .map(|_| ())
@@ -87,7 +90,7 @@ pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sq
         let done = sqlx::query(
         r#"UPDATE workflows SET name = $1, description = $2, "trigger" = $3, steps = $4, status = $5, "updatedAt" = $6,
            version = $7, "eventType" = $8, "resolvedTypes" = $9, "cronNextAt" = $10, "cronError" = $11, limits = $12,
-           layout = $13, retention = $14 WHERE id = $15 AND version = $16"#,
+           layout = $13, retention = $14, timeout = $15 WHERE id = $16 AND version = $17"#,
     )
     .bind(&row.name)
     .bind(&row.description)
@@ -103,6 +106,7 @@ pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sq
     .bind(&row.limits)
     .bind(&row.layout)
     .bind(&row.retention)
+    .bind(&row.timeout)
     .bind(&row.id)
     .bind(expected_version)
     .execute(p)
