@@ -115,7 +115,7 @@ struct StatsList {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 enum TriggerAnswer {
-    Run(super::runs::RunView),
+    Run(Box<super::runs::RunView>),
     Started(super::events::StartedRun),
 }
 
@@ -452,5 +452,5 @@ async fn trigger(
             (row, logs)
         }
     };
-    Ok((StatusCode::OK, AxumJson(TriggerAnswer::Run(super::runs::view(&row, Some(&logs))))))
+    Ok((StatusCode::OK, AxumJson(TriggerAnswer::Run(Box::new(super::runs::view(&row, Some(&logs)))))))
 }
