@@ -463,5 +463,11 @@ async fn a_run_past_its_workflow_timeout_fails_even_while_it_sleeps() {
     );
     assert!(failed["context"]["steps"].get("never").is_none(), "no step after the timeout");
     // It woke at its deadline (within wait_for's 20 s), not at the end of its hour.
+    // A retry gets the whole timeout again, counted from the retry (from its
+    // start, it would fail at once): it goes on at the step it had not reached.
+    let (status, body) = host.post(&format!("/api/workflow-runs/{run}/retry"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let done = host.wait_for(&run, "COMPLETED", T).await;
+    assert_eq!(done["context"]["steps"]["never"]["b"], 2, "{done:#}");
 }
 }

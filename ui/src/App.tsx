@@ -1,5 +1,5 @@
-// Routes and the page frame. The editor and the run page (the graph and
-// CodeMirror) load lazily, so the first load stays small.
+// Routes and the page frame. The editor, the run page (the graph and
+// CodeMirror) and the API reference load lazily, so the first load stays small.
 
 import { Suspense, lazy, useEffect, useState } from 'react';
 import { BrowserRouter, NavLink, Navigate, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
@@ -17,6 +17,7 @@ import { NEEDS, includes, useWho } from './api/roles';
 
 const Editor = lazy(() => import('./editor/Editor'));
 const RunPage = lazy(() => import('./run/RunPage'));
+const ApiDocs = lazy(() => import('./apidocs/ApiDocs'));
 
 type Auth = 'unknown' | 'yes' | 'no';
 
@@ -62,6 +63,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
                 <NavLink to="/audit">Audit log</NavLink>
               </li>
             )}
+            <li>
+              <NavLink to="/api-docs">API</NavLink>
+            </li>
           </ul>
         </nav>
         {who && (
@@ -141,6 +145,8 @@ function Routed() {
         <Route path="tokens" element={<TokensPage />} />
         <Route path="secrets" element={<SecretsPage />} />
         <Route path="audit" element={<AuditPage />} />
+        {/* Not under /api/: the host answers those paths itself, never with the page. */}
+        <Route path="api-docs" element={<ApiDocs />} />
         <Route
           path="*"
           element={

@@ -19,6 +19,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(publish))
 }
 
+/// A repeated idempotency key whose runs retention has deleted since: the
+/// repeat still starts nothing, and says why it cannot show them.
+pub(super) fn deleted_replay() -> ApiError {
+    ApiError::conflict(
+        "this idempotency key was used within the last 24 hours, and the runs it started have been \
+         deleted by retention since; nothing was started",
+    )
+}
+
 /// A run an event started.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

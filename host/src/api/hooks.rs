@@ -154,6 +154,9 @@ async fn receive(
             },
         )?;
     let Some(run) = started.runs.first() else {
+        if started.replayed {
+            return Err(super::events::deleted_replay());
+        }
         return Err(ApiError::internal(format!("hook of `{}` started no run", workflow.id)));
     };
     let accepted = json!({ "id": run.id, "workflowId": run.workflow_id, "status": run.status });

@@ -2,6 +2,7 @@
 //! viewer token is enough: point Prometheus's `authorization` at one).
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -33,10 +34,21 @@ async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// which would make a label per id).
 pub async fn record(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let method = request.method().clone();
+    // Any token-less client can send any method: only the standard ones
+    // become labels.
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    };
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let route = route.as_deref().unwrap_or("unmatched");
-    crate::metrics::http_request(route, method.as_str(), response.status().as_u16(), started.elapsed());
+    crate::metrics::http_request(route, method, response.status().as_u16(), started.elapsed());
     response
 }

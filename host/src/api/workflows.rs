@@ -420,6 +420,9 @@ async fn trigger(
             },
         )?;
     let Some(run) = started.runs.first() else {
+        if started.replayed {
+            return Err(super::events::deleted_replay());
+        }
         return Err(ApiError::internal(format!("trigger of `{id}` started no run")));
     };
     let answer = |replayed| {

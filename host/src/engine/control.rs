@@ -71,6 +71,7 @@ impl Engine {
         let corrupt = |e: serde_json::Error| ControlError::Corrupt(id.to_owned(), e.to_string());
         let mut position: Position = serde_json::from_str(&run.position).map_err(corrupt)?;
         position.reset_for_retry();
+        position.retried_at = Some(now_ms());
         position.seq += 1;
         let encoded = serde_json::to_string(&position).map_err(corrupt)?;
         let now = now_ms() as i64;

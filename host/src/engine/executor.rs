@@ -30,7 +30,8 @@ pub(crate) fn spawn(engine: Arc<Engine>, run: RunRow, snapshot: Option<Arc<Snaps
     engine.driving.lock().unwrap_or_else(|p| p.into_inner()).insert(run.id.clone(), interrupt.clone());
     let tasks = engine.tasks.clone();
     // Everything logged while driving the run carries its ids.
-    let span = tracing::info_span!("run", run_id = %run.id, workflow_id = %run.workflow_id);
+    // At error level, so that it is there even when only errors are logged.
+    let span = tracing::error_span!("run", run_id = %run.id, workflow_id = %run.workflow_id);
     let task = async move {
         let (id, claim) = (run.id.clone(), run.claim_count);
         let ended = match engine.slots.clone().acquire_owned().await {
@@ -87,8 +88,9 @@ async fn drive(
         error: row.error.clone(),
         wake_at: row.wake_at.map(|t| t as u64),
         jitter_seed: RunState::seed_of(&row.id),
-        deadline: snapshot.deadline(row.started_at as u64),
+        deadline: None,
     };
+    state.deadline = snapshot.deadline(state.position.retried_at.unwrap_or(row.started_at as u64));
     let mut written = Vec::new();
     loop {
         if engine.shutdown.is_cancelled() {

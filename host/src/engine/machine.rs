@@ -86,6 +86,10 @@ pub struct Position {
     /// failed): the visit under way is one more. Retries of a visit share it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub visits: BTreeMap<String, u32>,
+    /// When the run was last retried (unix ms): the workflow's `timeout`
+    /// counts from then, so a retried run gets its whole time again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_at: Option<u64>,
 }
 
 impl Position {

@@ -77,7 +77,7 @@ pub async fn sweep(engine: &Engine) -> sqlx::Result<Swept> {
                 return Ok(swept);
             }
             let ids = store::finished_before(pool, workflow, &exempt, cutoff, BATCH).await?;
-            swept.runs += store::delete_runs(pool, &ids).await?;
+            swept.runs += store::delete_runs(pool, &ids, cutoff).await?;
             if (ids.len() as i64) < BATCH {
                 break;
             }

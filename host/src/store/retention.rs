@@ -41,9 +41,10 @@ pub async fn finished_before(
     })
 }
 
-/// Deletes the runs of `ids` that are still finished (a FAILED run retried
-/// meanwhile is kept), with their logs, in one transaction; returns how many.
-pub async fn delete_runs(pool: &Pool, ids: &[String]) -> sqlx::Result<u64> {
+/// Deletes the runs of `ids` that still finished before `cutoff` (a FAILED
+/// run retried meanwhile is kept, even if it failed again since), with their
+/// logs, in one transaction; returns how many.
+pub async fn delete_runs(pool: &Pool, ids: &[String], cutoff: i64) -> sqlx::Result<u64> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -55,14 +56,15 @@ pub async fn delete_runs(pool: &Pool, ids: &[String]) -> sqlx::Result<u64> {
     // (a read first would fail to become a write once the committer wrote).
     let finished: Vec<String> = if matches!(tx, Tx::Postgres(_)) {
         let select = format!(
-            "SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL FOR UPDATE"
+            "SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" < ${} FOR UPDATE",
+            ids.len() + 1
         );
         on_tx!(&mut tx, |c| {
             let mut query = sqlx::query_scalar(&select);
             for id in ids {
                 query = query.bind(id);
             }
-            query.fetch_all(&mut *c).await
+            query.bind(cutoff).fetch_all(&mut *c).await
         })?
     } else {
         ids.to_vec()
@@ -72,21 +74,22 @@ pub async fn delete_runs(pool: &Pool, ids: &[String]) -> sqlx::Result<u64> {
         return Ok(0);
     }
     let list = placeholders(1, finished.len());
+    let n = finished.len() + 1;
     let still_finished =
-        format!("SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL");
+        format!("SELECT id FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" < ${n}");
     let deleted = on_tx!(&mut tx, |c| {
         let logs = format!("DELETE FROM workflow_run_logs WHERE \"runId\" IN ({still_finished})");
         let mut query = sqlx::query(&logs);
         for id in &finished {
             query = query.bind(id);
         }
-        query.execute(&mut *c).await?;
-        let runs = format!("DELETE FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" IS NOT NULL");
+        query.bind(cutoff).execute(&mut *c).await?;
+        let runs = format!("DELETE FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" < ${n}");
         let mut query = sqlx::query(&runs);
         for id in &finished {
             query = query.bind(id);
         }
-        query.execute(&mut *c).await.map(|done| done.rows_affected())
+        query.bind(cutoff).execute(&mut *c).await.map(|done| done.rows_affected())
     })?;
     tx.commit().await?;
     Ok(deleted)

@@ -2,6 +2,7 @@
 
 import { get, request, send } from './client';
 import { isRole, type Role, type Who } from './roles';
+import type { OpenApiDoc } from './openapi';
 import type {
   AuditPage,
   Definition,
@@ -129,4 +130,9 @@ export const secrets = {
 
 export const audit = {
   list: (q: { action?: string; before?: number; limit?: number } = {}) => get<AuditPage>('/api/audit', q),
+};
+
+export const apiDocs = {
+  /** The host's OpenAPI 3.1 document (public: no token needed). */
+  document: () => get<OpenApiDoc>('/api/openapi.json'),
 };

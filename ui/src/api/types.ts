@@ -85,6 +85,10 @@ export interface Definition {
   trigger: Trigger;
   steps: Step[];
   limits?: { maxSteps?: number } | null;
+  /** How long finished runs are kept, e.g. `30d`. */
+  retention?: string | null;
+  /** How long a run may take, e.g. `1h`. */
+  timeout?: string | null;
   layout?: Layout | null;
 }
 

@@ -280,6 +280,10 @@ export function definitionOf(v: Definition): Definition {
   const d: Definition = { name: v.name, trigger: v.trigger, steps: v.steps ?? [] };
   if (v.description) d.description = v.description;
   if (v.limits) d.limits = v.limits;
+  // Kept as they are: the editor has no fields for them, and a save without
+  // them would clear them.
+  if (v.retention) d.retention = v.retention;
+  if (v.timeout) d.timeout = v.timeout;
   d.layout = v.layout ?? { nodes: {} };
   return d;
 }
