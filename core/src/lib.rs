@@ -5,6 +5,7 @@
 
 pub mod cron;
 pub mod definition;
+pub mod flow;
 pub mod limits;
 pub mod secrets;
 pub mod template;

@@ -255,6 +255,15 @@ fn check_list(
         if step.branches.is_some() {
             errors.push(err(id, "branches", "only `parallel` steps have branches"));
         }
+        if crate::flow::is_engine_step(&step.step_type) {
+            if step.limits.is_some() {
+                errors.push(err(id, "limits", "engine steps run no plugin, so they take no limits"));
+            }
+            for (field, message) in crate::flow::config_errors(&step.step_type, &step.config, &target_ok) {
+                errors.push(err(id, field, message));
+            }
+            continue;
+        }
         let wanted = scope_of.pins.get(&step.step_type).unwrap_or(&step.step_type);
         let Some(plugin) = registry.resolve(wanted) else {
             errors.push(err(id, "type", format!("unknown step type `{}`", step.step_type)));

@@ -75,6 +75,8 @@ fn action_of(method: &Method, route: &str) -> Option<(&'static str, bool)> {
         ("POST", "/api/workflow-runs/{id}/retry") => ("run.retried", false),
         ("POST", "/api/workflow-runs/bulk-cancel") => ("runs.bulk-cancelled", false),
         ("POST", "/api/workflow-runs/bulk-retry") => ("runs.bulk-retried", false),
+        ("POST", "/api/workflow-runs/{id}/approve") => ("run.approved", false),
+        ("POST", "/api/workflow-runs/{id}/reject") => ("run.rejected", false),
         ("POST", "/api/email-templates") => ("email-template.created", true),
         ("PUT", "/api/email-templates/{slug}") => ("email-template.edited", false),
         ("DELETE", "/api/email-templates/{slug}") => ("email-template.removed", false),

@@ -48,9 +48,21 @@ pub struct Published {
     event_type: String,
     /// One run per listening ACTIVE workflow.
     runs: Vec<StartedRun>,
+    /// The waiting `wait-for-event` steps the event was delivered to (none
+    /// for a repeat of an idempotency key: it delivers nothing again).
+    delivered: Vec<DeliveredTo>,
     /// With an idempotency key seen before: nothing was started again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     replayed: bool,
+}
+
+/// A waiting step an event reached: its run goes on with the event's data
+/// as the step's output.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredTo {
+    run_id: String,
+    step: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -68,14 +80,16 @@ struct Event {
     idempotency_key: Option<String>,
 }
 
-/// Starts every listening workflow in one unit (all the runs or none), 202.
+/// Starts every listening workflow and delivers the event to every run
+/// waiting for it (a `wait-for-event` step whose correlation key equals
+/// the event's value at its path), in one unit, 202.
 /// With an idempotency key (the `idempotencyKey` field or the
 /// `Idempotency-Key` header), a repeat within 24 hours starts nothing and
 /// answers 200 with the runs the first one started (`"replayed": true`).
 #[utoipa::path(post, path = "/api/events", tag = "events", summary = "Send an event",
     request_body = Event,
     params(("Idempotency-Key" = Option<String>, Header, description = "A repeat within 24 hours starts nothing")),
-    responses((status = 202, description = "Runs started", body = Published),
+    responses((status = 202, description = "Runs started and waiting runs delivered to", body = Published),
                (status = 200, description = "A repeat of an idempotency key: the runs the first one started", body = Published)))]
 async fn publish(
     State(state): State<AppState>,
@@ -111,5 +125,10 @@ async fn publish(
         })
         .collect();
     let status = if started.replayed { StatusCode::OK } else { StatusCode::ACCEPTED };
-    Ok((status, AxumJson(Published { event_type: event.event_type, runs, replayed: started.replayed })))
+    let delivered =
+        started.delivered.into_iter().map(|d| DeliveredTo { run_id: d.run_id, step: d.step_id }).collect();
+    Ok((
+        status,
+        AxumJson(Published { event_type: event.event_type, runs, delivered, replayed: started.replayed }),
+    ))
 }

@@ -1,5 +1,6 @@
 //! The REST API: one router per resource, merged here, behind bearer auth.
 
+mod approvals;
 mod assets;
 mod audit;
 pub mod auth;
@@ -72,6 +73,7 @@ fn authed_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(workflows::router())
         .merge(runs::router())
+        .merge(approvals::router())
         .merge(plugins::router())
         .merge(events::router())
         .merge(email_templates::router())

@@ -68,6 +68,7 @@ pub fn required_role(method: &Method, route: &str) -> Role {
         (false, "/api/workflows/{id}/trigger" | "/api/events") => Operator,
         (false, "/api/workflow-runs/{id}/cancel" | "/api/workflow-runs/{id}/retry") => Operator,
         (false, "/api/workflow-runs/bulk-cancel" | "/api/workflow-runs/bulk-retry") => Operator,
+        (false, "/api/workflow-runs/{id}/approve" | "/api/workflow-runs/{id}/reject") => Operator,
         (false, "/api/notifications/{id}/read") => Operator,
         (false, "/api/workflows" | "/api/workflows/{id}") => Editor,
         (

@@ -89,6 +89,19 @@ async fn list(State(state): State<AppState>) -> Json<StepTypes> {
         config_schema: Value::Null,
         targets: Vec::new(),
     }];
+    for step_type in [weft_core::flow::WAIT_FOR_EVENT, weft_core::flow::APPROVAL] {
+        let schema = weft_core::flow::config_schema(step_type).unwrap_or(Value::Null);
+        data.push(StepType {
+            step_type: step_type.to_owned(),
+            kind: "engine".to_owned(),
+            builtin: None,
+            version: None,
+            versions: Vec::new(),
+            description: weft_core::flow::description(step_type).to_owned(),
+            targets: targets(&schema),
+            config_schema: schema,
+        });
+    }
     for (name, mut versions) in by_name {
         let Some(plugin) = newest.get(&name) else { continue };
         versions.sort();

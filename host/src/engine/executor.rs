@@ -13,7 +13,7 @@ use super::definition::StepDef;
 use super::machine::{Attempt, Plan, Position, RunState, Snapshot, Status, StepResult};
 use super::{Engine, Settled};
 use crate::runtime::{SecretScope, StepInput, StepReport};
-use crate::store::commit::Write;
+use crate::store::commit::{WaitOp, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, LogRow, RunRow};
 use crate::store::signals::Signal;
@@ -91,6 +91,9 @@ async fn drive(
         deadline: None,
     };
     state.deadline = snapshot.deadline(state.position.retried_at.unwrap_or(row.started_at as u64));
+    let mut waits = super::waits::load(engine, &row.id, &mut state.position).await?;
+    let has_waits = snapshot.has_engine_waits();
+    let mut wait_ops: Vec<WaitOp> = Vec::new();
     let mut written = Vec::new();
     loop {
         if engine.shutdown.is_cancelled() {
@@ -109,7 +112,19 @@ async fn drive(
                     attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
                 let running = join_all(attempts.iter().map(|(step, _, attempt)| {
                     let span = tracing::info_span!("step", step = %step.id, attempt = *attempt);
-                    attempt_step(engine, &snapshot, &row, &state, step, *attempt, now).instrument(span)
+                    let (snapshot, row, state, waits) = (&snapshot, &row, &state, &waits);
+                    async move {
+                        if weft_core::flow::is_engine_step(&step.step_type) {
+                            let context = attempt_context(snapshot, row, state, step, *attempt);
+                            let (result, op) =
+                                super::waits::attempt(engine, &row.id, step, &context, waits, now);
+                            return (result, None, op);
+                        }
+                        let (result, report) =
+                            attempt_step(engine, snapshot, row, state, step, *attempt, now).await;
+                        (result, report, None)
+                    }
+                    .instrument(span)
                 }));
                 let results = tokio::select! {
                     biased;
@@ -121,13 +136,26 @@ async fn drive(
                 };
                 let now = now_ms();
                 let mut logs = Vec::with_capacity(results.len());
-                for ((step, branch, attempt), (result, report)) in attempts.iter().zip(results) {
+                for ((step, branch, attempt), (result, report, op)) in attempts.iter().zip(results) {
                     let outcome = match &result {
                         StepResult::Ok(_) => "ok",
                         StepResult::Err { retryable: true, .. } => "retryable",
                         StepResult::Err { .. } => "error",
                         StepResult::Unavailable(_) => "unavailable",
+                        StepResult::Suspend { .. } => "waiting",
                     };
+                    if let Some(op) = op {
+                        match &op {
+                            WaitOp::Put(wait) => {
+                                waits.insert(step.id.clone(), (**wait).clone());
+                            }
+                            WaitOp::Remove(id) | WaitOp::Expire(id) => {
+                                waits.remove(id);
+                            }
+                            WaitOp::Clear | WaitOp::Recheck => {}
+                        }
+                        wait_ops.push(op);
+                    }
                     crate::metrics::step_attempt(&step.step_type, outcome, report.as_ref().map(|r| &r.usage));
                     let log_result = log_result(&result, report.as_ref());
                     let a = Attempt { step, branch: *branch, attempt: *attempt };
@@ -155,9 +183,19 @@ async fn drive(
         row.position = serde_json::to_string(&state.position).map_err(|e| e.to_string())?;
         row.current_step = state.position.top.step.clone();
         row.error = state.error.clone();
-        // A run asleep past its deadline wakes at the deadline, to fail then.
-        if let (Some(wake), Some(deadline)) = (state.wake_at, state.deadline) {
-            state.wake_at = Some(wake.min(deadline));
+        // A run asleep past its deadline wakes at the deadline, to fail then;
+        // so does one waiting for the outside with no timeout of its own.
+        state.wake_at = match (state.wake_at, state.deadline) {
+            (Some(wake), Some(deadline)) => Some(wake.min(deadline)),
+            (None, Some(deadline)) if state.status == Status::Waiting => Some(deadline),
+            (wake, _) => wake,
+        };
+        if has_waits {
+            if state.status.is_final() {
+                wait_ops.push(WaitOp::Clear);
+            } else if state.status == Status::Waiting && state.position.is_waiting() {
+                wait_ops.push(WaitOp::Recheck);
+            }
         }
         row.wake_at = state.wake_at.map(|t| t as i64);
         row.finished_at = state.status.is_final().then_some(now);
@@ -167,10 +205,18 @@ async fn drive(
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
         let applied = engine
             .committer
-            .commit(Write::Advance { run: Box::new(row.clone()), logs: logs.clone() })
+            .commit(Write::Advance {
+                run: Box::new(row.clone()),
+                logs: logs.clone(),
+                waits: std::mem::take(&mut wait_ops),
+            })
             .await?;
         if !applied {
-            tracing::info!("run was cancelled or claimed again elsewhere; stopping");
+            tracing::info!(
+                "run was cancelled, claimed again elsewhere, or delivered to as it gave up; stopping"
+            );
+            // A run freed for its delivery is claimable at once.
+            engine.wake.notify_one();
             return Ok(Ended::Gone);
         }
         written.extend(logs);
@@ -210,6 +256,22 @@ impl serde::Serialize for AttemptContext<'_> {
     }
 }
 
+/// What the templates of an attempt of `step` see.
+fn attempt_context<'a>(
+    snapshot: &Snapshot,
+    row: &RunRow,
+    state: &'a RunState,
+    step: &StepDef,
+    attempt: u32,
+) -> AttemptContext<'a> {
+    let visit = state.position.visit(&step.id);
+    AttemptContext {
+        base: &state.context,
+        run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt, "visit": visit }),
+        workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
+    }
+}
+
 /// Renders the step's config, checks it, and runs the plugin.
 async fn attempt_step(
     engine: &Engine,
@@ -226,12 +288,7 @@ async fn attempt_step(
         let message = format!("plugin `{plugin_id}` is not installed on this host");
         return (StepResult::Unavailable(message), None);
     };
-    let visit = state.position.visit(&step.id);
-    let context = AttemptContext {
-        base: &state.context,
-        run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt, "visit": visit }),
-        workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
-    };
+    let context = attempt_context(snapshot, row, state, step, attempt);
     let secrets = SecretScope::new();
     let config = match engine.templates.render(&step.config, &context, Some(&secrets)) {
         Ok(config) => config,
@@ -333,6 +390,9 @@ fn log_result(result: &StepResult, report: Option<&StepReport>) -> Value {
         StepResult::Unavailable(message) => {
             out.insert("error".into(), json!(message));
             out.insert("retryable".into(), json!(true));
+        }
+        StepResult::Suspend { note, .. } => {
+            out.insert("waitingFor".into(), note.clone());
         }
     }
     if let Some(report) = report {

@@ -57,6 +57,21 @@ pub struct Cursor {
     /// Since when the step's plugin has been missing on the hosts that tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable_since: Option<u64>,
+    /// The step waits for the outside (an event, a decision): it is not
+    /// attempted again before `wake_at` (its timeout), or ever without one,
+    /// unless a delivery clears this.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waiting: bool,
+}
+
+impl Cursor {
+    /// Whether the cursor's step may be attempted at `now`.
+    fn due(&self, now: u64) -> bool {
+        match self.wake_at {
+            Some(t) => t <= now,
+            None => !self.waiting,
+        }
+    }
 }
 
 impl Cursor {
@@ -93,6 +108,11 @@ pub struct Position {
 }
 
 impl Position {
+    /// Whether a step of the run waits for the outside.
+    pub fn is_waiting(&self) -> bool {
+        std::iter::once(&self.top).chain(self.branches.iter()).any(|c| c.waiting)
+    }
+
     /// The start of a run.
     pub fn start(first: Option<&StepDef>) -> Self {
         Self { top: Cursor::at(first.map(|s| s.id.clone())), ..Self::default() }
@@ -110,6 +130,8 @@ impl Position {
                 cursor.attempt = 1;
                 cursor.wake_at = None;
                 cursor.unavailable_since = None;
+                // Its wait ended with the failure: the step waits anew.
+                cursor.waiting = false;
             }
         }
     }
@@ -183,6 +205,14 @@ pub enum StepResult {
     /// The step's plugin is not installed here (yet): look again shortly,
     /// for a bounded time, without using up an attempt.
     Unavailable(String),
+    /// The step waits for the outside until `until` (forever when `None`),
+    /// or until a delivery wakes it; `note` goes to the log.
+    Suspend {
+        /// Its timeout, unix ms.
+        until: Option<u64>,
+        /// What it waits for, for the log.
+        note: Value,
+    },
 }
 
 impl Snapshot {
@@ -211,6 +241,17 @@ impl Snapshot {
             }
             (plan, _) => plan,
         }
+    }
+
+    /// Whether the definition has steps that wait for the outside.
+    pub fn has_engine_waits(&self) -> bool {
+        fn any(steps: &[StepDef]) -> bool {
+            steps.iter().any(|s| {
+                weft_core::flow::is_engine_step(&s.step_type)
+                    || s.branches.iter().flatten().any(|branch| any(branch))
+            })
+        }
+        any(&self.steps)
     }
 
     /// The deadline of a run of this workflow started at `started_at`.
@@ -250,7 +291,7 @@ impl Snapshot {
                 .enumerate()
                 .filter_map(|(b, cursor)| {
                     let id = cursor.step.as_ref()?;
-                    if cursor.wake_at.is_some_and(|t| t > now) {
+                    if !cursor.due(now) {
                         return None;
                     }
                     let step = self.list(Some((p, b))).iter().find(|s| &s.id == id)?;
@@ -265,6 +306,7 @@ impl Snapshot {
         }
         match state.position.top.wake_at {
             Some(t) if t > now => Plan::Sleep(t),
+            None if state.position.top.waiting => Plan::Finished,
             _ => Plan::Run(vec![Attempt { step: top, branch: None, attempt: state.position.top.attempt }]),
         }
     }
@@ -289,7 +331,8 @@ impl Snapshot {
             let top = &self.steps[p];
             if top.step_type != PARALLEL {
                 state.wake_at = state.position.top.wake_at.filter(|t| *t > now);
-                state.status = if state.wake_at.is_some() { Status::Waiting } else { Status::Running };
+                let asleep = state.wake_at.is_some() || !state.position.top.due(now);
+                state.status = if asleep { Status::Waiting } else { Status::Running };
                 return;
             }
             if state.position.branches.is_empty() {
@@ -319,11 +362,7 @@ impl Snapshot {
                 state.position.branches.clear();
                 continue;
             }
-            let runnable = state
-                .position
-                .branches
-                .iter()
-                .any(|c| c.step.is_some() && c.wake_at.is_none_or(|t| t <= now));
+            let runnable = state.position.branches.iter().any(|c| c.step.is_some() && c.due(now));
             state.wake_at =
                 state.position.branches.iter().filter(|c| !ended(c)).filter_map(|c| c.wake_at).min();
             state.status = if runnable { Status::Running } else { Status::Waiting };
@@ -360,7 +399,7 @@ impl Snapshot {
             Some(b) => state.position.branches.get(b).unwrap_or(&state.position.top),
         };
         let unavailable_since = current.unavailable_since;
-        if !matches!(result, StepResult::Unavailable(_)) {
+        if !matches!(result, StepResult::Unavailable(_) | StepResult::Suspend { .. }) {
             state.position.attempts += 1;
         }
         let scope = branch.and_then(|b| {
@@ -410,11 +449,23 @@ impl Snapshot {
                         attempt: attempt.attempt,
                         wake_at: Some(now + UNAVAILABLE_RETRY_MS),
                         unavailable_since: Some(since),
+                        waiting: false,
                     };
                     self.place(state, branch, cursor, now);
                     return "retrying";
                 }
                 (format!("{message} (waited {} s for it)", UNAVAILABLE_FOR_MS / 1_000), false)
+            }
+            StepResult::Suspend { until, .. } => {
+                let cursor = Cursor {
+                    step: Some(step.id.clone()),
+                    attempt: attempt.attempt,
+                    wake_at: until,
+                    unavailable_since: None,
+                    waiting: true,
+                };
+                self.place(state, branch, cursor, now);
+                return "waiting";
             }
             StepResult::Err { message, retryable } => (message, retryable),
         };
@@ -427,6 +478,7 @@ impl Snapshot {
                 attempt: attempt.attempt + 1,
                 wake_at: Some(now + wait),
                 unavailable_since: None,
+                waiting: false,
             };
             self.place(state, branch, cursor, now);
             return "retrying";

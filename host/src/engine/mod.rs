@@ -21,6 +21,7 @@ pub mod retention;
 mod scheduler;
 pub mod status;
 pub mod validate;
+mod waits;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::runtime::Runtime;
 use crate::store::Store;
-use crate::store::commit::{Committer, IdempotencyKey, Write};
+use crate::store::commit::{Committer, Deliver, IdempotencyKey, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::RunRow;
 use crate::store::signals::Signal;
@@ -144,6 +145,8 @@ pub struct Started {
     pub runs: Vec<RunRow>,
     /// Whether an earlier request with the same idempotency key started them.
     pub replayed: bool,
+    /// The waiting steps an event was delivered to, by run id.
+    pub delivered: Vec<crate::store::waits::Delivered>,
 }
 
 impl Engine {
@@ -220,7 +223,7 @@ impl Engine {
             }
         }
         executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
-        Ok((Started { runs: vec![run], replayed: false }, receiver))
+        Ok((Started { runs: vec![run], replayed: false, delivered: Vec::new() }, receiver))
     }
 
     /// The runs an earlier request with `key` started, if within the window.
@@ -235,13 +238,23 @@ impl Engine {
                 runs.push(run);
             }
         }
-        Ok(Some(Started { runs, replayed: true }))
+        Ok(Some(Started { runs, replayed: true, delivered: Vec::new() }))
     }
 
     /// Inserts runs (and their idempotency key) in one unit: all or none.
     async fn commit_start(&self, runs: Vec<RunRow>, key: Option<IdempotencyKey>) -> Result<(), EngineError> {
+        self.commit_start_delivering(runs, key, None).await
+    }
+
+    /// [`Engine::commit_start`], delivering an event in the same unit.
+    async fn commit_start_delivering(
+        &self,
+        runs: Vec<RunRow>,
+        key: Option<IdempotencyKey>,
+        deliver: Option<Arc<Deliver>>,
+    ) -> Result<(), EngineError> {
         let workflows: Vec<String> = runs.iter().map(|r| r.workflow_id.clone()).collect();
-        self.committer.commit(Write::Start { runs, key }).await.map_err(EngineError::Store)?;
+        self.committer.commit(Write::Start { runs, key, deliver }).await.map_err(EngineError::Store)?;
         for workflow in &workflows {
             crate::metrics::run_started(workflow);
         }
@@ -369,19 +382,23 @@ impl Engine {
         let key =
             key.map(|key| IdempotencyKey { scope: SCOPE.to_owned(), key: key.to_owned(), created_at: now });
         let rows: Vec<RunRow> = prepared.iter().map(|(run, _)| run.clone()).collect();
-        if (!rows.is_empty() || key.is_some())
-            && let Err(e) = self.commit_start(rows.clone(), key.clone()).await
-        {
+        let deliver =
+            Arc::new(Deliver { event_type: event_type.to_owned(), data, now, reached: Default::default() });
+        if let Err(e) = self.commit_start_delivering(rows.clone(), key.clone(), Some(deliver.clone())).await {
             // A concurrent request with the same key may have won.
             return match &key {
                 Some(k) => self.replay(&k.scope, &k.key).await?.ok_or(e),
                 None => Err(e),
             };
         }
+        let delivered = std::mem::take(&mut *deliver.reached.lock().unwrap_or_else(|p| p.into_inner()));
+        if !delivered.is_empty() {
+            self.nudge();
+        }
         for (run, snapshot) in prepared {
             executor::spawn(self.clone(), run, Some(Arc::new(snapshot)));
         }
-        Ok(Started { runs: rows, replayed: false })
+        Ok(Started { runs: rows, replayed: false, delivered })
     }
 
     /// Interrupts the step in flight of `run_id` if this host drives it (the

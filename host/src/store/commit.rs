@@ -12,6 +12,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::runs::{self, LogRow, RunRow};
+use super::waits::{self, Delivered, WaitRow};
 use super::{Pool, Tx, idempotency};
 
 /// Most writes in one transaction.
@@ -27,6 +28,8 @@ pub enum Write {
         runs: Vec<RunRow>,
         /// The key, when the request had one.
         key: Option<IdempotencyKey>,
+        /// An event to deliver to the runs waiting for it, in the same unit.
+        deliver: Option<std::sync::Arc<Deliver>>,
     },
     /// A run moved by the driver of its claim (`run.claim_count`), with the
     /// log rows of the move.
@@ -35,7 +38,41 @@ pub enum Write {
         run: Box<RunRow>,
         /// Rows to append.
         logs: Vec<LogRow>,
+        /// What the move does to the run's waiting steps.
+        waits: Vec<WaitOp>,
     },
+}
+
+/// A change to a run's waiting steps (`run_waits`), made with its move.
+#[derive(Debug, Clone)]
+pub enum WaitOp {
+    /// A step starts waiting.
+    Put(Box<WaitRow>),
+    /// A step took its delivery and went on.
+    Remove(String),
+    /// A step gives up at its timeout: the move applies only if no delivery
+    /// came meanwhile; otherwise nothing is written and the run is freed at
+    /// once, for a driver to take the delivery.
+    Expire(String),
+    /// The run ended: none of its waits stay.
+    Clear,
+    /// The run goes to sleep with steps still waiting: wake it at once if a
+    /// delivery came while it ran.
+    Recheck,
+}
+
+/// An event delivered to waiting runs with the runs it starts; the
+/// committer writes which waits it reached into `reached`.
+#[derive(Debug)]
+pub struct Deliver {
+    /// The event's type.
+    pub event_type: String,
+    /// Its data.
+    pub data: serde_json::Value,
+    /// When it came, unix ms.
+    pub now: i64,
+    /// Filled by the commit; read once it is acknowledged.
+    pub reached: std::sync::Mutex<Vec<Delivered>>,
 }
 
 /// An idempotency key to record with the runs it started.
@@ -113,19 +150,28 @@ async fn apply_all(pool: &Pool, batch: &[(Write, Ack)]) -> sqlx::Result<Vec<bool
     let mut tx = pool.begin().await?;
     let mut results = vec![false; batch.len()];
     // New runs one by one; the moves together, in run order.
-    let mut moves: Vec<(usize, &RunRow, &[LogRow])> = Vec::new();
+    let mut moves: Vec<(usize, &RunRow, &[LogRow], &[WaitOp])> = Vec::new();
+    let mut expiring_logs: Vec<&LogRow> = Vec::new();
     for i in in_run_order(batch) {
         match &batch[i].0 {
-            Write::Advance { run, logs } => moves.push((i, run, logs)),
+            Write::Advance { run, logs, waits } if waits.iter().any(|w| matches!(w, WaitOp::Expire(_))) => {
+                // Rare (a timeout): alone, so that a delivery can undo it.
+                results[i] = advance_waiting(&mut tx, run, waits).await?;
+                if results[i] {
+                    expiring_logs.extend(logs);
+                }
+            }
+            Write::Advance { run, logs, waits } => moves.push((i, run, logs, waits)),
             write @ Write::Start { .. } => results[i] = apply_one(&mut tx, write).await?.0,
         }
     }
-    let runs_moved: Vec<&RunRow> = moves.iter().map(|(_, run, _)| *run).collect();
+    let runs_moved: Vec<&RunRow> = moves.iter().map(|(_, run, _, _)| *run).collect();
     let applied = runs::advance_many(&mut tx, &runs_moved).await?;
-    let mut logs: Vec<&LogRow> = Vec::new();
-    for ((i, _, write_logs), applied) in moves.into_iter().zip(applied) {
+    let mut logs: Vec<&LogRow> = expiring_logs;
+    for ((i, run, write_logs, waits), applied) in moves.into_iter().zip(applied) {
         if applied {
             logs.extend(write_logs);
+            apply_waits(&mut tx, run, waits).await?;
         }
         results[i] = applied;
     }
@@ -173,7 +219,7 @@ fn in_run_order(batch: &[(Write, Ack)]) -> Vec<usize> {
 /// The run part of one write; returns whether it applied and its log rows.
 async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w [LogRow])> {
     match write {
-        Write::Start { runs: new, key } => {
+        Write::Start { runs: new, key, deliver } => {
             for run in new {
                 runs::insert(tx, run).await?;
             }
@@ -182,12 +228,62 @@ async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w
                 let since = k.created_at - crate::engine::IDEMPOTENCY_WINDOW.as_millis() as i64;
                 idempotency::insert(tx, &k.scope, &k.key, &ids, k.created_at, since).await?;
             }
+            if let Some(d) = deliver {
+                let reached = waits::deliver_event(tx, &d.event_type, &d.data, d.now).await?;
+                *d.reached.lock().unwrap_or_else(|p| p.into_inner()) = reached;
+            }
             Ok((true, &[]))
         }
-        Write::Advance { run, logs } => {
-            runs::advance(tx, run).await.map(|applied| (applied, logs.as_slice()))
+        Write::Advance { run, logs, waits } => {
+            advance_waiting(tx, run, waits).await.map(|applied| (applied, logs.as_slice()))
         }
     }
+}
+
+/// One move with its wait changes; an expiry that finds its wait delivered
+/// undoes the move and frees the run.
+async fn advance_waiting(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<bool> {
+    if !ops.iter().any(|w| matches!(w, WaitOp::Expire(_))) {
+        let applied = runs::advance(tx, run).await?;
+        if applied {
+            apply_waits(tx, run, ops).await?;
+        }
+        return Ok(applied);
+    }
+    tx.execute("SAVEPOINT expire").await?;
+    let mut applied = true;
+    for op in ops {
+        if let WaitOp::Expire(step) = op
+            && !waits::expire(tx, &run.id, step).await?
+        {
+            applied = false;
+        }
+    }
+    applied = applied && runs::advance(tx, run).await?;
+    if applied {
+        apply_waits(tx, run, ops).await?;
+        tx.execute("RELEASE SAVEPOINT expire").await?;
+        return Ok(true);
+    }
+    tx.execute("ROLLBACK TO SAVEPOINT expire").await?;
+    tx.execute("RELEASE SAVEPOINT expire").await?;
+    // Claimable now by any host, whose driver takes the delivery.
+    runs::release_in(tx, &run.id, run.claim_count).await?;
+    Ok(false)
+}
+
+/// The wait changes of an applied move (expiries were made before it).
+async fn apply_waits(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<()> {
+    for op in ops {
+        match op {
+            WaitOp::Put(row) => waits::put(tx, row).await?,
+            WaitOp::Remove(step) => waits::remove(tx, &run.id, step).await?,
+            WaitOp::Clear => waits::clear(tx, &run.id).await?,
+            WaitOp::Recheck => waits::wake_if_delivered(tx, &run.id, run.updated_at).await?,
+            WaitOp::Expire(_) => {}
+        }
+    }
+    Ok(())
 }
 
 impl Write {

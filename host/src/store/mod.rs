@@ -48,6 +48,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod signals;
 pub mod tokens;
+pub mod waits;
 pub mod workflows;
 
 use std::str::FromStr;

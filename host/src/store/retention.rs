@@ -84,6 +84,13 @@ pub async fn delete_runs(pool: &Pool, ids: &[String], cutoff: i64) -> sqlx::Resu
             query = query.bind(id);
         }
         query.bind(cutoff).execute(&mut *c).await?;
+        // A run's waits go as it ends; this keeps none behind a deleted run.
+        let waits = format!("DELETE FROM run_waits WHERE \"runId\" IN ({still_finished})");
+        let mut query = sqlx::query(&waits);
+        for id in &finished {
+            query = query.bind(id);
+        }
+        query.bind(cutoff).execute(&mut *c).await?;
         let runs = format!("DELETE FROM workflow_runs WHERE id IN ({list}) AND \"finishedAt\" < ${n}");
         let mut query = sqlx::query(&runs);
         for id in &finished {

@@ -539,6 +539,20 @@ fn json_list(pool: &Pool, n: usize, alias: &str) -> String {
     }
 }
 
+/// Frees the claim `claim` of a run inside a transaction: claimable now.
+pub async fn release_in(tx: &mut Tx, id: &str, claim: i64) -> sqlx::Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET \"leaseOwner\" = NULL, \"leaseUntil\" = NULL WHERE id = $1 AND \"claimCount\" = $2",
+        )
+        .bind(id)
+        .bind(claim)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    })
+}
+
 /// Hands back the claim `claim` of a run without moving it: claimable by any
 /// host from `free_at` (now for a graceful stop; a little later after a
 /// failure, so a run that keeps failing to commit does not spin).
@@ -571,6 +585,7 @@ pub async fn cancel(pool: &Pool, id: &str, log_id: &str, now: i64) -> sqlx::Resu
         .await?
     });
     let Some(step) = step else { return Ok(false) };
+    super::waits::clear(&mut tx, id).await?;
     insert_run_log(&mut tx, id, log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
     tx.commit().await?;
     Ok(true)

@@ -1,0 +1,204 @@
+//! The engine's own waiting steps, `wait-for-event` and `approval`: no plugin
+//! runs for them. The first attempt renders the config and records a wait
+//! row (the run sleeps until its timeout, or until woken); a delivery (an
+//! event, a decision) fills the row and wakes the run; the next attempt
+//! takes the delivery as the step's output, or gives up at the timeout.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_core::flow::{
+    self, APPROVAL, Approval, MAX_KEY_BYTES, MAX_TEXT_BYTES, WAIT_FOR_EVENT, WaitForEvent,
+};
+
+use super::Engine;
+use super::definition::StepDef;
+use super::machine::{Position, StepResult};
+use crate::runtime::Outcome;
+use crate::store::commit::WaitOp;
+use crate::store::waits::{self as rows, WaitRow};
+
+/// A run's waits, by step id, as read when its driver took it.
+pub(super) type Waits = HashMap<String, WaitRow>;
+
+/// Reads the waits of a run whose position has waiting steps, and makes the
+/// delivered ones due, so that the plan attempts them now.
+pub(super) async fn load(engine: &Engine, run_id: &str, position: &mut Position) -> Result<Waits, String> {
+    let waiting = std::iter::once(&position.top).chain(position.branches.iter()).any(|c| c.waiting);
+    if !waiting {
+        return Ok(Waits::new());
+    }
+    let found = rows::of_run(engine.store.pool(), run_id).await.map_err(|e| e.to_string())?;
+    let waits: Waits = found.into_iter().map(|w| (w.step_id.clone(), w)).collect();
+    for cursor in std::iter::once(&mut position.top).chain(position.branches.iter_mut()) {
+        let delivered =
+            cursor.step.as_ref().and_then(|s| waits.get(s)).is_some_and(|w| w.delivered_at.is_some());
+        if cursor.waiting && delivered {
+            cursor.waiting = false;
+            cursor.wake_at = None;
+        }
+    }
+    Ok(waits)
+}
+
+/// One attempt of an engine waiting step, and the change it makes to the
+/// run's waits.
+pub(super) fn attempt<C: serde::Serialize>(
+    engine: &Engine,
+    run_id: &str,
+    step: &StepDef,
+    context: &C,
+    waits: &Waits,
+    now: u64,
+) -> (StepResult, Option<WaitOp>) {
+    let fail = |message: String| (StepResult::Err { message, retryable: false }, None);
+    // Secrets are not offered: a wait's key and message are stored in the clear.
+    let config = match engine.templates.render(&step.config, context, None) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    match waits.get(&step.id) {
+        None => match begin(run_id, step, &config, now) {
+            Ok((row, note)) => {
+                let until = row.expires_at.map(|t| t as u64);
+                (StepResult::Suspend { until, note }, Some(WaitOp::Put(Box::new(row))))
+            }
+            Err(message) => fail(message),
+        },
+        Some(wait) if wait.delivered_at.is_some() => {
+            let result = take(step, &config, wait);
+            (result, Some(WaitOp::Remove(step.id.clone())))
+        }
+        Some(wait) if wait.expires_at.is_some_and(|t| t as u64 <= now) => {
+            (give_up(step, &config, wait), Some(WaitOp::Expire(step.id.clone())))
+        }
+        // Woken before its time with nothing delivered: wait on.
+        Some(wait) => {
+            let until = wait.expires_at.map(|t| t as u64);
+            (StepResult::Suspend { until, note: json!({ "stillWaiting": true }) }, None)
+        }
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T, String> {
+    T::deserialize(config).map_err(|e| format!("config: {e}"))
+}
+
+fn expiry(timeout: Option<&str>, now: u64) -> Result<Option<i64>, String> {
+    let Some(text) = timeout else { return Ok(None) };
+    let period =
+        weft_core::validate::parse_period(text).map_err(|e| format!("config field `timeout`: {e}"))?;
+    let ms = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
+    Ok(Some((now as i64).saturating_add(ms)))
+}
+
+/// The wait row of a step that starts waiting, and what the log says of it.
+fn begin(run_id: &str, step: &StepDef, config: &Value, now: u64) -> Result<(WaitRow, Value), String> {
+    let mut row = WaitRow {
+        run_id: run_id.to_owned(),
+        step_id: step.id.clone(),
+        kind: String::new(),
+        event: None,
+        event_path: String::new(),
+        correlation_key: String::new(),
+        message: None,
+        created_at: now as i64,
+        expires_at: None,
+        delivery: None,
+        delivered_at: None,
+    };
+    match step.step_type.as_str() {
+        WAIT_FOR_EVENT => {
+            let c: WaitForEvent = parse(config)?;
+            row.kind = rows::EVENT.to_owned();
+            row.expires_at = expiry(c.timeout.as_deref(), now)?;
+            if let Some(correlate) = &c.correlate {
+                let key = flow::key_text(&correlate.key).ok_or_else(|| {
+                    format!(
+                        "config field `correlate.key` is {}, and a correlation key must be a string, a number or a boolean",
+                        correlate.key
+                    )
+                })?;
+                if key.len() > MAX_KEY_BYTES {
+                    return Err(format!(
+                        "config field `correlate.key` is {} bytes, more than {MAX_KEY_BYTES}",
+                        key.len()
+                    ));
+                }
+                row.event_path = correlate.event_path.clone();
+                row.correlation_key = key;
+            }
+            let note = json!({ "event": c.event, "eventPath": row.event_path, "key": row.correlation_key, "expiresAt": row.expires_at });
+            row.event = Some(c.event);
+            Ok((row, note))
+        }
+        APPROVAL => {
+            let c: Approval = parse(config)?;
+            row.kind = rows::APPROVAL.to_owned();
+            row.expires_at = expiry(c.timeout.as_deref(), now)?;
+            row.message = c.message.map(|m| cut(m, MAX_TEXT_BYTES));
+            let note = json!({ "approval": row.message, "expiresAt": row.expires_at });
+            Ok((row, note))
+        }
+        other => Err(format!("`{other}` is not a waiting step")),
+    }
+}
+
+/// A delivered wait's result: the event's data, or the decision.
+fn take(step: &StepDef, config: &Value, wait: &WaitRow) -> StepResult {
+    let delivery: Value = match wait.delivery.as_deref().map(serde_json::from_str).transpose() {
+        Ok(value) => value.unwrap_or(Value::Null),
+        Err(e) => return StepResult::Err { message: format!("stored delivery: {e}"), retryable: false },
+    };
+    if step.step_type != APPROVAL || delivery["decision"] == "approved" {
+        return StepResult::Ok(Outcome::Done(delivery));
+    }
+    let on_reject = parse::<Approval>(config).ok().and_then(|c| c.on_reject);
+    match on_reject {
+        Some(target) => StepResult::Ok(Outcome::Branch { target, output: delivery }),
+        None => {
+            let by = delivery["by"].as_str().unwrap_or("someone");
+            let message = match delivery["comment"].as_str() {
+                Some(comment) if !comment.is_empty() => format!("rejected by {by}: {comment}"),
+                _ => format!("rejected by {by}"),
+            };
+            StepResult::Err { message, retryable: false }
+        }
+    }
+}
+
+/// A wait whose timeout passed with nothing delivered.
+fn give_up(step: &StepDef, config: &Value, wait: &WaitRow) -> StepResult {
+    let waited = wait.expires_at.unwrap_or(wait.created_at) - wait.created_at;
+    let waited = humantime::format_duration(std::time::Duration::from_secs((waited.max(0) / 1_000) as u64));
+    let (on_timeout, message) = if step.step_type == APPROVAL {
+        let c = parse::<Approval>(config).unwrap_or_default();
+        (c.on_timeout, format!("no decision came within {waited}"))
+    } else {
+        let on_timeout = parse::<WaitForEvent>(config).ok().and_then(|c| c.on_timeout);
+        let event = wait.event.as_deref().unwrap_or("?");
+        let which = if wait.event_path.is_empty() {
+            String::new()
+        } else {
+            format!(" with {} = {:?}", wait.event_path, wait.correlation_key)
+        };
+        (on_timeout, format!("no `{event}` event{which} came within {waited}"))
+    };
+    match on_timeout {
+        Some(target) => StepResult::Ok(Outcome::Branch { target, output: json!({ "timedOut": true }) }),
+        None => StepResult::Err { message, retryable: false },
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

@@ -1,0 +1,25 @@
+-- Steps that wait for the outside (`wait-for-event`, `approval`): one row
+-- per waiting step, made when it starts waiting and deleted when it goes on.
+-- An event finds its waiting runs through `run_waits_event`, an index lookup
+-- per event path (`wait_paths` lists the few paths waiting runs look at).
+CREATE TABLE run_waits (
+    runId TEXT NOT NULL,
+    stepId TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    event TEXT,
+    eventPath TEXT NOT NULL DEFAULT '',
+    correlationKey TEXT NOT NULL DEFAULT '',
+    message TEXT,
+    createdAt INTEGER NOT NULL,
+    expiresAt INTEGER,
+    delivery TEXT,
+    deliveredAt INTEGER,
+    PRIMARY KEY (runId, stepId)
+);
+CREATE INDEX run_waits_event ON run_waits (event, eventPath, correlationKey) WHERE deliveredAt IS NULL;
+CREATE INDEX run_waits_approvals ON run_waits (createdAt) WHERE kind = 'approval' AND deliveredAt IS NULL;
+CREATE TABLE wait_paths (
+    event TEXT NOT NULL,
+    eventPath TEXT NOT NULL,
+    PRIMARY KEY (event, eventPath)
+);
