@@ -197,8 +197,19 @@ async fn a_rejection_without_its_branch_fails_and_an_approval_can_time_out() {
         .await;
     let run = host.trigger(&workflow, json!({})).await;
     host.wait_for(&run, "WAITING", T).await;
-    let (status, _) = host.post(&format!("/api/workflow-runs/{run}/reject"), json!({ "comment": "no way" })).await;
-    assert_eq!(status, 200);
+    let weft = |args: &[&str]| {
+        let out = std::process::Command::new(weft_tests::weft_bin())
+            .args(["--server", &host.base, "--token", weft_tests::TOKEN, "run"])
+            .args(args)
+            .output()
+            .expect("weft run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = weft(&["approvals"]);
+    assert!(listed.contains(&run) && listed.contains("Gate"), "{listed}");
+    let said = weft(&["reject", &run, "--comment", "no way"]);
+    assert!(said.contains("rejected at step ask"), "{said}");
     let failed = host.wait_for(&run, "FAILED", T).await;
     assert_eq!(failed["error"], "step `ask`: rejected by admin (--admin-token): no way", "{failed:#}");
 

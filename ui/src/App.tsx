@@ -8,6 +8,7 @@ import { setUnauthorizedHandler } from './api/client';
 import { SignIn } from './pages/SignIn';
 import { Dashboard } from './pages/Dashboard';
 import { RunsPage } from './pages/Runs';
+import { ApprovalsPage } from './pages/Approvals';
 import { PluginsPage } from './pages/Plugins';
 import { TemplatesPage, TemplatePage } from './pages/EmailTemplates';
 import { TokensPage } from './pages/Tokens';
@@ -41,6 +42,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
             </li>
             <li>
               <NavLink to="/runs">Runs</NavLink>
+            </li>
+            <li>
+              <NavLink to="/approvals">Approvals</NavLink>
             </li>
             <li>
               <NavLink to="/plugins">Plugins</NavLink>
@@ -138,6 +142,7 @@ function Routed() {
         <Route path="workflows/:id" element={<Editor />} />
         <Route path="runs" element={<RunsPage />} />
         <Route path="runs/:id" element={<RunPage />} />
+        <Route path="approvals" element={<ApprovalsPage />} />
         <Route path="plugins" element={<PluginsPage />} />
         <Route path="email-templates" element={<TemplatesPage />} />
         <Route path="email-templates/new" element={<TemplatePage />} />

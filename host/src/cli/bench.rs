@@ -5,6 +5,8 @@
 //!   marks completion. Closed loop (throughput) or a fixed rate (latency).
 //! - `weft bench waiting`: many runs asleep on a one-hour wait at once: host
 //!   memory, API latency while they wait, and how late due runs wake.
+//! - `weft bench events`: `POST /api/events` answer times, each event
+//!   delivered to one of many runs waiting at a `wait-for-event` step.
 //! - `weft bench soak`: runs at a constant rate for a long time, with the
 //!   size of a SQLite database file and the runs it holds every few seconds:
 //!   flat once the host's `--retention` deletes as fast as runs come.
@@ -73,6 +75,21 @@ pub enum Mode {
         /// Seconds between two reports.
         #[arg(long, default_value_t = 15)]
         every: u64,
+    },
+    /// Events delivered to runs waiting for them: `--runs` runs wait at a
+    /// `wait-for-event` step, each for its own key; then `--events` events,
+    /// one after another, each for one waiting run, report the answer time
+    /// of `POST /api/events` (delivery committed).
+    Events {
+        /// Runs waiting at once.
+        #[arg(long, default_value_t = 100_000)]
+        runs: usize,
+        /// Events sent, one at a time, each delivered to one run.
+        #[arg(long, default_value_t = 2_000)]
+        events: usize,
+        /// Requests in flight at once while starting the runs.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
     },
     /// Many runs asleep at once.
     Waiting {
@@ -148,6 +165,7 @@ pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow:
         }
         Mode::Hook { requests, concurrency } => bench_hook(client, requests, concurrency).await,
         Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
+        Mode::Events { runs, events, concurrency } => bench_events(client, runs, events, concurrency).await,
         Mode::Soak { seconds, rate, database, every } => {
             bench_soak(client, seconds, rate, &database, every).await
         }
@@ -429,6 +447,85 @@ fn percentiles(sorted: &[Duration]) -> String {
     }
     let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)].as_secs_f64() * 1e3;
     format!("p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms", at(0.5), at(0.9), at(0.99), at(1.0))
+}
+
+/// Polls until `want` runs of `workflow` are WAITING.
+async fn until_waiting(client: &Client, workflow: &str, want: usize) -> anyhow::Result<()> {
+    let path = format!("/api/workflow-runs?workflowId={workflow}&status=WAITING&pageSize=1");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let (_, page) = client.call(reqwest::Method::GET, &path, None).await?;
+        let waiting = page["total"].as_u64().unwrap_or(0) as usize;
+        if waiting >= want {
+            println!("runs waiting at once: {waiting}");
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {waiting} runs reached WAITING");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn bench_events(client: Arc<Client>, runs: usize, events: usize, concurrency: usize) -> anyhow::Result<()> {
+    if events > runs {
+        bail!("--events ({events}) must not be more than --runs ({runs}): each event is for one waiting run");
+    }
+    let waiters = client
+        .workflow(json!({
+            "name": "bench: wait for payment",
+            "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "paid", "type": "wait-for-event",
+                  "config": { "event": "bench.paid", "correlate": { "key": "{{ event.order }}", "eventPath": "order" }, "timeout": "2h" } },
+                { "id": "after", "type": "update-field", "config": { "set": { "paid": true } } }
+            ]
+        }))
+        .await?;
+    let path = Arc::new(format!("/api/workflows/{waiters}/trigger"));
+    let started = Instant::now();
+    let c = client.clone();
+    let results = closed_loop(runs, concurrency, move |n| {
+        let (client, path) = (c.clone(), path.clone());
+        async move {
+            let start = Instant::now();
+            let r = client.call(reqwest::Method::POST, &path, Some(json!({ "order": format!("o-{n}") }))).await;
+            (start.elapsed(), matches!(r, Ok((202, _))))
+        }
+    })
+    .await;
+    let failed = results.iter().filter(|(_, ok)| !ok).count();
+    if failed > 0 {
+        bail!("{failed} of {runs} triggers failed");
+    }
+    println!(
+        "triggered {runs} runs in {:.1} s ({:.0}/s)",
+        started.elapsed().as_secs_f64(),
+        runs as f64 / started.elapsed().as_secs_f64()
+    );
+    until_waiting(&client, &waiters, runs).await?;
+    let rss = |health: Value| health["rssBytes"].as_u64().map_or(0.0, |b| b as f64 / (1 << 20) as f64);
+    let (_, health) = client.call(reqwest::Method::GET, "/api/health", None).await?;
+    println!("host memory with them waiting: {:.1} MiB", rss(health));
+
+    // Spread over the whole key range, so no part of the index stays warm.
+    let step = runs / events.max(1);
+    let mut samples = Vec::with_capacity(events);
+    for i in 0..events {
+        let order = format!("o-{}", i * step);
+        let start = Instant::now();
+        let (status, body) = client
+            .call(reqwest::Method::POST, "/api/events", Some(json!({ "type": "bench.paid", "data": { "order": order } })))
+            .await?;
+        samples.push(start.elapsed());
+        let delivered = body["delivered"].as_array().map_or(0, Vec::len);
+        if status != 202 || delivered != 1 {
+            bail!("event for {order}: HTTP {status}, delivered to {delivered} runs: {body}");
+        }
+    }
+    samples.sort();
+    println!("POST /api/events, each delivered to 1 of {runs} waiting runs: {}", percentiles(&samples));
+    Ok(())
 }
 
 async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> anyhow::Result<()> {

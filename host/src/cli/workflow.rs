@@ -48,6 +48,25 @@ pub enum RunCommand {
     BulkCancel(BulkFilter),
     /// Retry every FAILED run a filter matches (at least one filter).
     BulkRetry(BulkFilter),
+    /// Runs waiting at an approval step, oldest first.
+    Approvals,
+    /// Approve a run waiting at an approval step.
+    Approve(Decision),
+    /// Reject a run waiting at an approval step.
+    Reject(Decision),
+}
+
+/// A decision on an approval.
+#[derive(Debug, clap::Args)]
+pub struct Decision {
+    /// Run id.
+    id: String,
+    /// Why; kept in the step's output.
+    #[arg(long)]
+    comment: Option<String>,
+    /// The approval step, when the run waits at several.
+    #[arg(long)]
+    step: Option<String>,
 }
 
 /// Which runs a bulk command takes.
@@ -166,7 +185,42 @@ pub async fn run(client: &Client, command: RunCommand) -> anyhow::Result<()> {
         }
         RunCommand::BulkCancel(filter) => bulk(client, "bulk-cancel", "cancelled", &filter).await?,
         RunCommand::BulkRetry(filter) => bulk(client, "bulk-retry", "retried", &filter).await?,
+        RunCommand::Approvals => {
+            let inbox = client.send(Method::GET, "/api/approvals?limit=500", None).await?;
+            let rows: Vec<Vec<String>> = inbox["data"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| {
+                    vec![
+                        cell(&a["runId"], 30),
+                        cell(&a["workflowName"], 24),
+                        cell(&a["step"], 16),
+                        cell(&a["waitingSince"], 24),
+                        cell(&a["message"], 60),
+                    ]
+                })
+                .collect();
+            table(&["RUN", "WORKFLOW", "STEP", "WAITING SINCE", "MESSAGE"], &rows);
+        }
+        RunCommand::Approve(decision) => decide(client, "approve", &decision).await?,
+        RunCommand::Reject(decision) => decide(client, "reject", &decision).await?,
     }
+    Ok(())
+}
+
+async fn decide(client: &Client, route: &str, decision: &Decision) -> anyhow::Result<()> {
+    let mut body = json!({});
+    if let Some(comment) = &decision.comment {
+        body["comment"] = json!(comment);
+    }
+    if let Some(step) = &decision.step {
+        body["step"] = json!(step);
+    }
+    let path = format!("/api/workflow-runs/{}/{route}", decision.id);
+    let done = client.send(Method::POST, &path, Some(Body::Json(body))).await?;
+    println!("{} {} at step {} by {}", done["runId"].as_str().unwrap_or("?"), cell(&done["decision"], 10), cell(&done["step"], 40), cell(&done["by"], 60));
     Ok(())
 }
 

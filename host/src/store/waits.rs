@@ -169,12 +169,16 @@ pub async fn deliver_event(
     data: &serde_json::Value,
     now: i64,
 ) -> sqlx::Result<Vec<Delivered>> {
-    let paths: Vec<String> = on_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT \"eventPath\" FROM wait_paths WHERE event = $1")
-            .bind(event_type)
-            .fetch_all(&mut *c)
-            .await?
-    });
+    // On SQLite the first statement writes (a no-op), so that this
+    // transaction is the one writer from its start: one that read first
+    // could not become a writer once another connection had written.
+    let paths_sql = if matches!(tx, Tx::Postgres(_)) {
+        "SELECT \"eventPath\" FROM wait_paths WHERE event = $1"
+    } else {
+        "UPDATE wait_paths SET event = event WHERE event = $1 RETURNING \"eventPath\""
+    };
+    let paths: Vec<String> =
+        on_tx!(tx, |c| sqlx::query_scalar(paths_sql).bind(event_type).fetch_all(&mut *c).await?);
     let text = data.to_string();
     let mut delivered = Vec::new();
     for path in paths {
@@ -190,7 +194,7 @@ pub async fn deliver_event(
             sqlx::query_as(
                 "UPDATE run_waits SET delivery = $1, \"deliveredAt\" = $2 \
                  WHERE event = $3 AND \"eventPath\" = $4 AND \"correlationKey\" = $5 AND \"deliveredAt\" IS NULL \
-                   AND \"runId\" IN (SELECT id FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING', 'WAITING')) \
+                   AND EXISTS (SELECT 1 FROM workflow_runs r WHERE r.id = run_waits.\"runId\" AND r.status IN ('PENDING', 'RUNNING', 'WAITING')) \
                  RETURNING \"runId\", \"stepId\"",
             )
             .bind(&text)
@@ -221,7 +225,7 @@ pub async fn decide(
     let waiting: Vec<String> = on_tx!(&mut tx, |c| {
         sqlx::query_scalar(
             "UPDATE run_waits SET \"createdAt\" = \"createdAt\" WHERE \"runId\" = $1 AND kind = 'approval' \
-             AND \"deliveredAt\" IS NULL AND \"runId\" IN (SELECT id FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING', 'WAITING')) \
+             AND \"deliveredAt\" IS NULL AND EXISTS (SELECT 1 FROM workflow_runs r WHERE r.id = run_waits.\"runId\" AND r.status IN ('PENDING', 'RUNNING', 'WAITING')) \
              RETURNING \"stepId\"",
         )
         .bind(run_id)
@@ -261,8 +265,9 @@ pub enum Undecided {
     Ambiguous(Vec<String>),
 }
 
-/// Wakes the runs of `delivered`: a WAITING one is due now; a running one is
-/// only locked, so that its driver's next commit (which re-checks for
+/// Wakes the runs of `delivered`: a WAITING one is due now; another is only
+/// locked (by primary key: a status filter would make SQLite walk every
+/// waiting run), so that its driver's next commit (which re-checks for
 /// deliveries when it goes to sleep) comes after this one.
 async fn wake(tx: &mut Tx, delivered: &[Delivered], now: i64) -> sqlx::Result<()> {
     let mut ids: Vec<&str> = delivered.iter().map(|d| d.run_id.as_str()).collect();
@@ -274,7 +279,7 @@ async fn wake(tx: &mut Tx, delivered: &[Delivered], now: i64) -> sqlx::Result<()
     };
     let sql = format!(
         "UPDATE workflow_runs SET \"wakeAt\" = CASE WHEN status = 'WAITING' THEN $1 ELSE \"wakeAt\" END \
-         WHERE id IN (SELECT value FROM {list}) AND status IN ('PENDING', 'RUNNING', 'WAITING')"
+         WHERE id IN (SELECT value FROM {list})"
     );
     for chunk in ids.chunks(500) {
         let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".to_owned());

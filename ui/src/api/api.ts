@@ -20,6 +20,9 @@ import type {
   RunView,
   TokenView,
   CreatedToken,
+  Decided,
+  Decision,
+  PendingApproval,
   StepTypeView,
   WorkflowStats,
   WorkflowStatus,
@@ -74,6 +77,14 @@ export const runs = {
   log: (id: string, logId: string) => get<LogView>(`/api/workflow-runs/${enc(id)}/logs/${enc(logId)}`),
   cancel: (id: string) => send<RunView>('POST', `/api/workflow-runs/${enc(id)}/cancel`),
   retry: (id: string) => send<RunView>('POST', `/api/workflow-runs/${enc(id)}/retry`),
+};
+
+export const approvals = {
+  /** Oldest first, at most `limit` (1 to 500). */
+  list: (limit = 100) => get<{ data: PendingApproval[] }>('/api/approvals', { limit }).then((r) => r.data),
+  /** 409 when the run no longer waits at `step` (someone else decided, or it timed out). */
+  decide: (runId: string, decision: Decision, body: { comment?: string; step?: string }) =>
+    send<Decided>('POST', `/api/workflow-runs/${enc(runId)}/${decision === 'approved' ? 'approve' : 'reject'}`, body),
 };
 
 export const stepTypes = {

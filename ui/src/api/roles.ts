@@ -35,6 +35,8 @@ export function requiredRole(method: string, route: string): Role {
     case '/api/events':
     case '/api/workflow-runs/{id}/cancel':
     case '/api/workflow-runs/{id}/retry':
+    case '/api/workflow-runs/{id}/approve':
+    case '/api/workflow-runs/{id}/reject':
     case '/api/notifications/{id}/read':
       return 'operator';
     case '/api/workflows':
@@ -57,6 +59,7 @@ export const NEEDS = {
   triggerRun: requiredRole('POST', '/api/workflows/{id}/trigger'),
   cancelRun: requiredRole('POST', '/api/workflow-runs/{id}/cancel'),
   retryRun: requiredRole('POST', '/api/workflow-runs/{id}/retry'),
+  decideApproval: requiredRole('POST', '/api/workflow-runs/{id}/approve'),
   readNotification: requiredRole('POST', '/api/notifications/{id}/read'),
   createWorkflow: requiredRole('POST', '/api/workflows'),
   saveWorkflow: requiredRole('PUT', '/api/workflows/{id}'),

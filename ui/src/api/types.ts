@@ -211,6 +211,32 @@ export interface NotificationView {
   readAt: string | null;
 }
 
+/** A run waiting at an approval step (GET /api/approvals). */
+export interface PendingApproval {
+  runId: string;
+  step: string;
+  /** The step's message, rendered. */
+  message: string | null;
+  workflowId: string;
+  workflowName: string;
+  waitingSince: string;
+  expiresAt: string | null;
+  runStartedAt: string;
+}
+
+export type Decision = 'approved' | 'rejected';
+
+/** A recorded decision, which is also the approval step's output. */
+export interface Decided {
+  runId: string;
+  step: string;
+  decision: Decision;
+  /** The name of the token that decided. */
+  by: string;
+  comment: string | null;
+  at: string;
+}
+
 export interface WorkflowStats {
   workflowId: string;
   runs: number;
@@ -291,6 +317,8 @@ export const AUDIT_ACTIONS = [
   'workflow.archived',
   'run.cancelled',
   'run.retried',
+  'run.approved',
+  'run.rejected',
   'plugin.installed',
   'plugin.removed',
   'email-template.created',

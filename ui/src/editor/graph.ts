@@ -263,7 +263,9 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
         const resolve = (to: string): string | null =>
           to === END ? (topLevel ? END_NODE : null) : known.has(to) ? to : null;
         const following = i + 1 < list.length ? list[i + 1].id : topLevel ? END_NODE : null;
-        let allTargets = targets.length > 0;
+        // A condition's targets replace `next`; an engine step's (a rejection,
+        // a timeout) are side exits: it goes on to the next step otherwise.
+        let allTargets = info?.kind !== 'engine' && targets.length > 0;
         for (const prop of targets) {
           const to = s.config?.[prop];
           const r = typeof to === 'string' ? resolve(to) : null;

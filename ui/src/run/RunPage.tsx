@@ -4,13 +4,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { RoleButton, RoleNote } from '../components/RoleButton';
+import { ApprovalForm, decisionNotice } from '../components/ApprovalForm';
 import { NEEDS } from '../api/roles';
 import { runs as runsApi, stepTypes as stepTypesApi, workflows as workflowsApi } from '../api/api';
 import { messageOf } from '../api/client';
 import { runStreamUrl, useEventStream } from '../api/stream';
 import type { Definition, LogView, RunView, StepTypeView, WorkflowView } from '../api/types';
 import { StatusBadge, formatBytes, formatDuration, formatNumber, formatTime } from '../components/Status';
-import { definitionOf } from '../editor/model';
+import { allSteps, baseType, definitionOf } from '../editor/model';
 import { tidy } from '../editor/tidy';
 import { RunGraph } from './RunGraph';
 import { outcomeLabel, stepStates } from './states';
@@ -28,6 +29,13 @@ function startOf(log: LogView): string {
   } as Intl.DateTimeFormatOptions);
 }
 
+/** The message an approval step waits with, from its `waiting` log row. */
+function approvalMessage(logs: LogView[], step: string): string | null {
+  const log = logs.findLast((l) => l.step === step && l.action === 'waiting');
+  const m = (log?.result as { waitingFor?: { approval?: unknown } } | null)?.waitingFor?.approval;
+  return typeof m === 'string' ? m : null;
+}
+
 export default function RunPage() {
   const { id = '' } = useParams();
   const [run, setRun] = useState<RunView | null>(null);
@@ -38,6 +46,8 @@ export default function RunPage() {
   const [picked, setPicked] = useState<string | null>(null);
   const [full, setFull] = useState<Map<string, LogView>>(new Map());
   const [loadingLog, setLoadingLog] = useState(false);
+  // The approval step decided here: its panel hides while the run still reads WAITING.
+  const [decided, setDecided] = useState<string | null>(null);
 
   // Answers of an older fetch that come after a newer one's are dropped.
   const issued = useRef(0);
@@ -96,6 +106,13 @@ export default function RunPage() {
 
   const states = useMemo(() => (run && def ? stepStates(run, def.steps) : new Map()), [run, def]);
   const logs = run?.logs ?? [];
+  useEffect(() => {
+    if (run && run.status !== 'WAITING') setDecided(null);
+  }, [run]);
+  const waitingAt = run?.status === 'WAITING' ? run.currentStep : null;
+  const asking = waitingAt && waitingAt !== decided
+    ? allSteps(run?.definition?.steps ?? def?.steps ?? []).find((s) => s.id === waitingAt && baseType(s.type) === 'approval')
+    : undefined;
   const pickedLog = logs.find((l) => l.id === picked) ?? null;
   const shown = pickedLog ? (full.get(pickedLog.id) ?? pickedLog) : null;
 
@@ -198,6 +215,28 @@ export default function RunPage() {
         <p className="notice" role="status">
           {notice}
         </p>
+      )}
+      {asking && (
+        <section className="card approval-panel" aria-labelledby="approval-title">
+          <h2 id="approval-title">Waiting for an approval</h2>
+          <p className="approval-message">
+            Step <code>{asking.id}</code>: {approvalMessage(logs, asking.id) ?? 'no message'}
+          </p>
+          <ApprovalForm
+            key={`${run.id}|${asking.id}`}
+            runId={run.id}
+            step={asking.id}
+            onDecided={(d) => {
+              setDecided(d.step);
+              setNotice(decisionNotice(d));
+              load();
+            }}
+            onConflict={(message) => {
+              setNotice(message);
+              load();
+            }}
+          />
+        </section>
       )}
       <div className="run-layout">
         <section aria-labelledby="graph-title" className="run-graph">
