@@ -90,6 +90,10 @@ pub enum Mode {
         /// Requests in flight at once while starting the runs.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Pause between two events, ms (0: back to back, each event right
+        /// after the answer to the one before).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
     },
     /// Many runs asleep at once.
     Waiting {
@@ -165,7 +169,9 @@ pub async fn run(args: BenchArgs, server: &super::client::ServerArgs) -> anyhow:
         }
         Mode::Hook { requests, concurrency } => bench_hook(client, requests, concurrency).await,
         Mode::Waiting { runs, concurrency } => bench_waiting(client, runs, concurrency).await,
-        Mode::Events { runs, events, concurrency } => bench_events(client, runs, events, concurrency).await,
+        Mode::Events { runs, events, concurrency, pause_ms } => {
+            bench_events(client, runs, events, concurrency, pause_ms).await
+        }
         Mode::Soak { seconds, rate, database, every } => {
             bench_soak(client, seconds, rate, &database, every).await
         }
@@ -467,7 +473,13 @@ async fn until_waiting(client: &Client, workflow: &str, want: usize) -> anyhow::
     }
 }
 
-async fn bench_events(client: Arc<Client>, runs: usize, events: usize, concurrency: usize) -> anyhow::Result<()> {
+async fn bench_events(
+    client: Arc<Client>,
+    runs: usize,
+    events: usize,
+    concurrency: usize,
+    pause_ms: u64,
+) -> anyhow::Result<()> {
     if events > runs {
         bail!("--events ({events}) must not be more than --runs ({runs}): each event is for one waiting run");
     }
@@ -522,9 +534,13 @@ async fn bench_events(client: Arc<Client>, runs: usize, events: usize, concurren
         if status != 202 || delivered != 1 {
             bail!("event for {order}: HTTP {status}, delivered to {delivered} runs: {body}");
         }
+        if pause_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
     }
     samples.sort();
-    println!("POST /api/events, each delivered to 1 of {runs} waiting runs: {}", percentiles(&samples));
+    let paced = if pause_ms > 0 { format!(", {pause_ms} ms apart") } else { ", back to back".to_owned() };
+    println!("POST /api/events{paced}, each delivered to 1 of {runs} waiting runs: {}", percentiles(&samples));
     Ok(())
 }
 
