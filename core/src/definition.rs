@@ -36,12 +36,32 @@ pub struct WorkflowSpec {
     /// fails, checked between steps and while it sleeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// At most `limit` runs in progress per key, the others PENDING in
+    /// trigger order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
     /// What an editor keeps with the workflow (node positions): stored as
     /// given, never validated or read by the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub layout: Option<Value>,
 }
+
+/// How many runs of a workflow may be in progress at once, per key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Concurrency {
+    /// Runs in progress (started and not ended, waits included) per key, 1 to 10,000.
+    pub limit: u32,
+    /// A template rendered against the trigger's `event` when the run is
+    /// started, e.g. `{{ event.customerId }}`; one key for the whole
+    /// workflow when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// Most runs one concurrency key may have in progress.
+pub const MAX_CONCURRENCY: u32 = 10_000;
 
 /// Limits of each run of a workflow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]

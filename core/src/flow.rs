@@ -181,6 +181,10 @@ pub fn config_errors(
 }
 
 fn check_path(path: &str) -> Result<(), String> {
+    // A path per run would add a lookup to every event of the type.
+    if is_template(path) {
+        return Err("must be a fixed path, not a template".to_owned());
+    }
     if path.is_empty() || path.len() > MAX_PATH_BYTES {
         return Err(format!("must be 1 to {MAX_PATH_BYTES} bytes"));
     }
@@ -241,6 +245,8 @@ mod tests {
         );
         let good = json!({ "event": "order.paid", "correlate": { "key": "{{ vars.id }}", "eventPath": "orderId" }, "timeout": "1h", "onTimeout": "remind" });
         assert!(config_errors(WAIT_FOR_EVENT, &good, &ok).is_empty());
+        let templated = json!({ "event": "e", "correlate": { "key": "k", "eventPath": "{{ vars.path }}" } });
+        assert_eq!(config_errors(WAIT_FOR_EVENT, &templated, &ok)[0].0, "config.correlate.eventPath");
         let unknown = config_errors(APPROVAL, &json!({ "approvers": [] }), &ok);
         assert_eq!(unknown[0].0, "config");
         assert!(unknown[0].1.contains("approvers"), "{unknown:?}");

@@ -119,6 +119,22 @@ pub fn validate_pinned(
     {
         errors.push(err(None, "timeout", e));
     }
+    if let Some(c) = &spec.concurrency {
+        if !(1..=crate::definition::MAX_CONCURRENCY).contains(&c.limit) {
+            errors.push(err(
+                None,
+                "concurrency.limit",
+                format!("must be from 1 to {}, got {}", crate::definition::MAX_CONCURRENCY, c.limit),
+            ));
+        }
+        if c.key.as_deref().is_some_and(|k| k.len() > crate::flow::MAX_KEY_BYTES) {
+            errors.push(err(
+                None,
+                "concurrency.key",
+                format!("must be at most {} bytes", crate::flow::MAX_KEY_BYTES),
+            ));
+        }
+    }
     let mut resolved = ResolvedTypes::new();
     let scope = Scope { registry, limits, pins };
     check_list(&spec.steps, false, &scope, &mut resolved, &mut errors);

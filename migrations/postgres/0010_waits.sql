@@ -23,3 +23,11 @@ CREATE TABLE wait_paths (
     "eventPath" TEXT NOT NULL,
     PRIMARY KEY (event, "eventPath")
 );
+-- Concurrency per key: a workflow's `{ limit, key }` (JSON); each run's
+-- rendered key and limit, and whether it waits for a slot (1) or holds one.
+ALTER TABLE workflows ADD COLUMN concurrency TEXT;
+ALTER TABLE workflow_runs ADD COLUMN "concurrencyKey" TEXT;
+ALTER TABLE workflow_runs ADD COLUMN "concurrencyLimit" BIGINT;
+ALTER TABLE workflow_runs ADD COLUMN queued BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX workflow_runs_slots ON workflow_runs ("workflowId", "concurrencyKey", queued, "startedAt")
+    WHERE "concurrencyKey" IS NOT NULL AND "finishedAt" IS NULL;

@@ -220,6 +220,10 @@ test('save, reload, and a second tab’s save gives the conflict dialog', async 
     trigger: { type: 'manual' },
     steps: [{ id: 'only', type: 'update-field', config: { set: { x: 1 } } }],
     layout: { nodes: { only: { x: 40, y: 160 } } },
+    // Fields the editor shows no control for: a save keeps them.
+    retention: '30d',
+    timeout: '1h',
+    concurrency: { limit: 2, key: '{{ event.customer }}' },
   });
   const a = await openPage(env.browser, env.host);
   try {
@@ -230,6 +234,11 @@ test('save, reload, and a second tab’s save gives the conflict dialog', async 
     await p.getByRole('button', { name: 'Add wait step' }).click();
     await p.getByRole('button', { name: 'Save' }).click();
     await p.getByRole('status').filter({ hasText: 'Saved version 2' }).waitFor();
+    const kept = await env.host.api('GET', `/api/workflows/${created.id}`);
+    assert.deepEqual(
+      [kept.retention, kept.timeout, kept.concurrency],
+      ['30d', '1h', { limit: 2, key: '{{ event.customer }}' }],
+    );
     await p.reload();
     await node(p, 'wait-1').waitFor();
 

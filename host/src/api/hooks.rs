@@ -150,6 +150,7 @@ async fn receive(
             |e| match e {
                 EngineError::NotTriggerable { .. } => not_found(),
                 EngineError::Invalid(..) => ApiError::conflict(e.to_string()),
+                EngineError::BadEvent(message) => ApiError::invalid(message),
                 EngineError::Store(e) => ApiError::internal(e),
             },
         )?;

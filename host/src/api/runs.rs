@@ -136,16 +136,20 @@ async fn bulk_cancel(
     State(state): State<AppState>,
     JsonBody(filter): JsonBody<BulkFilter>,
 ) -> Result<Json<BulkResult>, ApiError> {
-    let ids =
+    let mut ids =
         matching(&state, &filter, &[RunStatus::Pending, RunStatus::Running, RunStatus::Waiting]).await?;
+    // Newest first: a run queued for a concurrency slot is cancelled before
+    // an older run's cancel could give it the slot (and start it).
+    ids.reverse();
     let engine = state.engine.clone();
-    Ok(Json(
-        each(ids, |id| {
-            let engine = engine.clone();
-            async move { engine.cancel_run(&id).await }
-        })
-        .await?,
-    ))
+    let mut done = each(ids, |id| {
+        let engine = engine.clone();
+        async move { engine.cancel_run(&id).await }
+    })
+    .await?;
+    done.changed.reverse();
+    done.skipped.reverse();
+    Ok(Json(done))
 }
 
 #[utoipa::path(post, path = "/api/workflow-runs/bulk-retry", tag = "runs", summary = "Retry every FAILED run a filter matches",
@@ -181,6 +185,12 @@ pub struct RunView {
     finished_at: Option<String>,
     error: Option<String>,
     wake_at: Option<String>,
+    /// A PENDING run waiting for a slot of its workflow's concurrency key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    queued: bool,
+    /// Its concurrency key, when its workflow has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concurrency_key: Option<String>,
     /// The definition the run started with (with its logs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -225,6 +235,8 @@ pub fn view(run: &RunRow, logs: Option<&[LogRow]>) -> RunView {
         finished_at: run.finished_at.map(|t| iso(t as u64)),
         error: run.error.clone(),
         wake_at: run.wake_at.filter(|_| run.status == RunStatus::Waiting).map(|t| iso(t as u64)),
+        queued: run.queued == 1 && run.status == RunStatus::Pending,
+        concurrency_key: run.concurrency_key.clone(),
         definition: logs.and_then(|_| serde_json::from_str(&run.definition).ok()),
         logs: logs.map(|rows| rows.iter().map(|l| log_view(l, RESULT_INLINE_BYTES)).collect()),
     }

@@ -54,6 +54,10 @@ struct WorkflowView {
     /// How long a run may take.
     #[serde(skip_serializing_if = "Option::is_none")]
     timeout: Option<String>,
+    /// Runs in progress per key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<weft_core::definition::Concurrency>)]
+    concurrency: Option<Value>,
     /// What the editor keeps: node positions.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -129,6 +133,7 @@ fn view(row: &WorkflowRow) -> WorkflowView {
         limits: row.limits.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         retention: row.retention.clone(),
         timeout: row.timeout.clone(),
+        concurrency: row.concurrency.as_deref().and_then(|c| serde_json::from_str(c).ok()),
         layout: row.layout.as_deref().and_then(|l| serde_json::from_str(l).ok()),
         status: row.status,
         version: row.version,
@@ -416,6 +421,7 @@ async fn trigger(
                 EngineError::NotTriggerable { .. } | EngineError::Invalid(..) => {
                     ApiError::conflict(e.to_string())
                 }
+                EngineError::BadEvent(message) => ApiError::invalid(message),
                 EngineError::Store(e) => ApiError::internal(e),
             },
         )?;

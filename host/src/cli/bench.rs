@@ -501,7 +501,8 @@ async fn bench_events(
         let (client, path) = (c.clone(), path.clone());
         async move {
             let start = Instant::now();
-            let r = client.call(reqwest::Method::POST, &path, Some(json!({ "order": format!("o-{n}") }))).await;
+            let r =
+                client.call(reqwest::Method::POST, &path, Some(json!({ "order": format!("o-{n}") }))).await;
             (start.elapsed(), matches!(r, Ok((202, _))))
         }
     })
@@ -527,7 +528,11 @@ async fn bench_events(
         let order = format!("o-{}", i * step);
         let start = Instant::now();
         let (status, body) = client
-            .call(reqwest::Method::POST, "/api/events", Some(json!({ "type": "bench.paid", "data": { "order": order } })))
+            .call(
+                reqwest::Method::POST,
+                "/api/events",
+                Some(json!({ "type": "bench.paid", "data": { "order": order } })),
+            )
             .await?;
         samples.push(start.elapsed());
         let delivered = body["delivered"].as_array().map_or(0, Vec::len);
@@ -540,7 +545,10 @@ async fn bench_events(
     }
     samples.sort();
     let paced = if pause_ms > 0 { format!(", {pause_ms} ms apart") } else { ", back to back".to_owned() };
-    println!("POST /api/events{paced}, each delivered to 1 of {runs} waiting runs: {}", percentiles(&samples));
+    println!(
+        "POST /api/events{paced}, each delivered to 1 of {runs} waiting runs: {}",
+        percentiles(&samples)
+    );
     Ok(())
 }
 

@@ -220,7 +220,13 @@ async fn decide(client: &Client, route: &str, decision: &Decision) -> anyhow::Re
     }
     let path = format!("/api/workflow-runs/{}/{route}", decision.id);
     let done = client.send(Method::POST, &path, Some(Body::Json(body))).await?;
-    println!("{} {} at step {} by {}", done["runId"].as_str().unwrap_or("?"), cell(&done["decision"], 10), cell(&done["step"], 40), cell(&done["by"], 60));
+    println!(
+        "{} {} at step {} by {}",
+        done["runId"].as_str().unwrap_or("?"),
+        cell(&done["decision"], 10),
+        cell(&done["step"], 40),
+        cell(&done["by"], 60)
+    );
     Ok(())
 }
 

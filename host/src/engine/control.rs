@@ -44,6 +44,10 @@ impl Engine {
             self.store.run_changed();
             if let Ok(Some(run)) = runs::get(self.store.pool(), id).await {
                 crate::metrics::run_finished(&run.workflow_id, RunStatus::Cancelled.as_str());
+                if run.concurrency_key.is_some() {
+                    // Its slot went to the next queued run.
+                    self.nudge();
+                }
             }
             self.interrupt(id);
             self.store.signals().send(Signal::Cancel(id.to_owned()));

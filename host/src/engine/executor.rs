@@ -222,6 +222,10 @@ async fn drive(
         written.extend(logs);
         if row.status.is_final() {
             crate::metrics::run_finished(&row.workflow_id, row.status.as_str());
+            if row.concurrency_key.is_some() {
+                // Its commit gave its slot to the next queued run, if any.
+                engine.nudge();
+            }
         }
         if row.wake_at.is_some() {
             // The scheduler sleeps until the earliest wake it knows of.

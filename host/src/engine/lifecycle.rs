@@ -84,6 +84,7 @@ impl Engine {
             limits: None,
             retention: None,
             timeout: None,
+            concurrency: None,
             layout: None,
         };
         write_spec(&mut row, spec)?;
@@ -247,6 +248,12 @@ pub fn read_spec(row: &WorkflowRow) -> Result<WorkflowSpec, LifecycleError> {
         limits: row.limits.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
         retention: row.retention.clone(),
         timeout: row.timeout.clone(),
+        concurrency: row
+            .concurrency
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| corrupt(row, e))?,
         layout: row.layout.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt(row, e))?,
     })
 }
@@ -260,6 +267,7 @@ fn write_spec(row: &mut WorkflowRow, spec: &WorkflowSpec) -> Result<(), Lifecycl
     row.limits = spec.limits.map(|l| encode(row, &l)).transpose()?;
     row.retention = spec.retention.clone();
     row.timeout = spec.timeout.clone();
+    row.concurrency = spec.concurrency.as_ref().map(|c| encode(row, c)).transpose()?;
     // An edit without `layout` (a file applied from the CLI) keeps the
     // editor's node positions.
     if let Some(layout) = &spec.layout {

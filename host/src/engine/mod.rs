@@ -106,6 +106,10 @@ pub enum EngineError {
     /// The stored definition no longer validates (e.g. a plugin was removed).
     #[error("workflow `{0}` is not valid: {1}")]
     Invalid(String, String),
+    /// The event cannot start a run of this workflow (its concurrency key
+    /// renders to nothing from it).
+    #[error("{0}")]
+    BadEvent(String),
     /// Storage failed.
     #[error("storage error: {0}")]
     Store(String),
@@ -222,7 +226,7 @@ impl Engine {
                 };
             }
         }
-        executor::spawn(self.clone(), run.clone(), Some(Arc::new(snapshot)));
+        self.launch(run.clone(), snapshot);
         Ok((Started { runs: vec![run], replayed: false, delivered: Vec::new() }, receiver))
     }
 
@@ -301,6 +305,7 @@ impl Engine {
                     limits: Some(limits),
                     retention: None,
                     timeout: None,
+                    concurrency: None,
                     layout: None,
                 };
                 self.validate(&spec).map_err(|errors| {
@@ -318,8 +323,41 @@ impl Engine {
             max_steps: limits.max_steps,
             timeout: workflow.timeout.clone(),
         };
+        let slot = match workflow.concurrency.as_deref() {
+            None => None,
+            Some(text) => {
+                let c: weft_core::definition::Concurrency =
+                    serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+                let key = match &c.key {
+                    None => String::new(),
+                    Some(template) => {
+                        let value = self
+                            .templates
+                            .render(&json!(template), &json!({ "event": &event }), None)
+                            .map_err(|e| EngineError::BadEvent(format!("field `concurrency.key`: {e}")))?;
+                        weft_core::flow::key_text(&value).ok_or_else(|| {
+                            EngineError::BadEvent(format!(
+                                "field `concurrency.key` of the workflow rendered to {value} from this event; \
+                                 a key must be a string, a number or a boolean"
+                            ))
+                        })?
+                    }
+                };
+                if key.len() > weft_core::flow::MAX_KEY_BYTES {
+                    return Err(EngineError::BadEvent(format!(
+                        "field `concurrency.key` of the workflow rendered to {} bytes from this event, more than {}",
+                        key.len(),
+                        weft_core::flow::MAX_KEY_BYTES
+                    )));
+                }
+                Some((key, i64::from(c.limit)))
+            }
+        };
         let now = now_ms() as i64;
         let position = Position::start(snapshot.steps.first());
+        // A run with a concurrency key starts queued, unclaimed: the commit
+        // that inserts it admits it if its key has a free slot.
+        let leased = slot.is_none();
         let run = RunRow {
             id: new_id(),
             workflow_id: workflow.id.clone(),
@@ -332,12 +370,26 @@ impl Engine {
             definition: serde_json::to_string(&snapshot).map_err(|e| EngineError::Store(e.to_string()))?,
             position: serde_json::to_string(&position).map_err(|e| EngineError::Store(e.to_string()))?,
             wake_at: None,
-            lease_owner: Some(self.config.node_id.clone()),
-            lease_until: Some(now + self.config.lease.as_millis() as i64),
+            lease_owner: leased.then(|| self.config.node_id.clone()),
+            lease_until: leased.then(|| now + self.config.lease.as_millis() as i64),
             updated_at: now,
-            claim_count: 1,
+            claim_count: if leased { 1 } else { 0 },
+            queued: i64::from(!leased),
+            concurrency_limit: slot.as_ref().map(|(_, limit)| *limit),
+            concurrency_key: slot.map(|(key, _)| key),
         };
         Ok((run, snapshot))
+    }
+
+    /// Drives a run this host just started; a run queued for a slot of its
+    /// concurrency key is left to the schedulers, which claim it once admitted
+    /// (perhaps at once: the commit that queued it may have admitted it).
+    pub(crate) fn launch(self: &Arc<Self>, run: RunRow, snapshot: Snapshot) {
+        if run.queued == 1 {
+            self.nudge();
+        } else {
+            executor::spawn(self.clone(), run, Some(Arc::new(snapshot)));
+        }
     }
 
     /// Wakes whoever watches `run_id` (see [`Engine::start_run_watched`]).
@@ -396,7 +448,7 @@ impl Engine {
             self.nudge();
         }
         for (run, snapshot) in prepared {
-            executor::spawn(self.clone(), run, Some(Arc::new(snapshot)));
+            self.launch(run, snapshot);
         }
         Ok(Started { runs: rows, replayed: false, delivered })
     }

@@ -159,9 +159,12 @@ async fn fire_cron(engine: &Arc<Engine>) -> Result<(), sqlx::Error> {
             }
         };
         runs::insert(&mut tx, &run).await?;
+        if run.queued == 1 {
+            runs::fill_slots(&mut tx, &run).await?;
+        }
         tx.commit().await?;
         engine.store.run_changed();
-        executor::spawn(engine.clone(), run, Some(Arc::new(snapshot)));
+        engine.launch(run, snapshot);
     }
     Ok(())
 }

@@ -111,6 +111,12 @@ fn begin(run_id: &str, step: &StepDef, config: &Value, now: u64) -> Result<(Wait
     match step.step_type.as_str() {
         WAIT_FOR_EVENT => {
             let c: WaitForEvent = parse(config)?;
+            if c.event.is_empty() || c.event.len() > weft_core::flow::MAX_PATH_BYTES {
+                return Err(format!(
+                    "config field `event` must be 1 to {} bytes",
+                    weft_core::flow::MAX_PATH_BYTES
+                ));
+            }
             row.kind = rows::EVENT.to_owned();
             row.expires_at = expiry(c.timeout.as_deref(), now)?;
             if let Some(correlate) = &c.correlate {
@@ -124,6 +130,14 @@ fn begin(run_id: &str, step: &StepDef, config: &Value, now: u64) -> Result<(Wait
                     return Err(format!(
                         "config field `correlate.key` is {} bytes, more than {MAX_KEY_BYTES}",
                         key.len()
+                    ));
+                }
+                if correlate.event_path.is_empty()
+                    || correlate.event_path.len() > weft_core::flow::MAX_PATH_BYTES
+                {
+                    return Err(format!(
+                        "config field `correlate.eventPath` must be 1 to {} bytes",
+                        weft_core::flow::MAX_PATH_BYTES
                     ));
                 }
                 row.event_path = correlate.event_path.clone();

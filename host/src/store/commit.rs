@@ -222,6 +222,9 @@ async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w
         Write::Start { runs: new, key, deliver } => {
             for run in new {
                 runs::insert(tx, run).await?;
+                if run.queued == 1 {
+                    runs::fill_slots(tx, run).await?;
+                }
             }
             if let Some(k) = key {
                 let ids: Vec<&str> = new.iter().map(|r| r.id.as_str()).collect();
@@ -272,8 +275,12 @@ async fn advance_waiting(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Res
     Ok(false)
 }
 
-/// The wait changes of an applied move (expiries were made before it).
+/// The wait changes of an applied move (expiries were made before it), and
+/// the slot of its concurrency key given on when it ended.
 async fn apply_waits(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<()> {
+    if run.status.is_final() && run.concurrency_key.is_some() {
+        runs::fill_slots(tx, run).await?;
+    }
     for op in ops {
         match op {
             WaitOp::Put(row) => waits::put(tx, row).await?,

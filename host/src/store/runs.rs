@@ -40,6 +40,12 @@ pub struct RunRow {
     pub updated_at: i64,
     /// Fencing token: the number of the claim whose driver may write.
     pub claim_count: i64,
+    /// The workflow's concurrency key, rendered for this run.
+    pub concurrency_key: Option<String>,
+    /// Runs in progress its key allows.
+    pub concurrency_limit: Option<i64>,
+    /// 1 while the run waits PENDING for a slot of its key.
+    pub queued: i64,
 }
 
 /// One log row.
@@ -70,13 +76,40 @@ pub struct LogRow {
     pub peak_memory_bytes: i64,
 }
 
-const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\"";
+const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\", \"concurrencyKey\", \"concurrencyLimit\", queued";
+
+impl RunRow {
+    /// A row that only names a run (the rest empty), for code that needs a
+    /// few of its columns.
+    fn named(id: &str) -> Self {
+        RunRow {
+            id: id.to_owned(),
+            workflow_id: String::new(),
+            status: RunStatus::Pending,
+            context: String::new(),
+            current_step: None,
+            started_at: 0,
+            finished_at: None,
+            error: None,
+            definition: String::new(),
+            position: String::new(),
+            wake_at: None,
+            lease_owner: None,
+            lease_until: None,
+            updated_at: 0,
+            claim_count: 0,
+            concurrency_key: None,
+            concurrency_limit: None,
+            queued: 0,
+        }
+    }
+}
 
 /// Inserts a run.
 pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(&format!(
-        "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&run.id)
     .bind(&run.workflow_id)
@@ -93,9 +126,54 @@ pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
     .bind(run.lease_until)
     .bind(run.updated_at)
     .bind(run.claim_count)
+    .bind(&run.concurrency_key)
+    .bind(run.concurrency_limit)
+    .bind(run.queued)
     .execute(&mut *c)
     .await
     .map(|_| ())
+    })
+}
+
+/// Gives the free slots of a run's concurrency key to the runs queued for
+/// it, oldest first (trigger order); returns the ids admitted. Called in the
+/// transaction that queues a run or ends (or reopens) one that held a slot.
+/// On PostgreSQL the key is locked for the transaction first, so that two
+/// hosts counting at once cannot both fill the last slot.
+pub async fn fill_slots(tx: &mut Tx, run: &RunRow) -> sqlx::Result<Vec<String>> {
+    let (Some(key), Some(limit)) = (&run.concurrency_key, run.concurrency_limit) else {
+        return Ok(Vec::new());
+    };
+    let postgres = matches!(tx, Tx::Postgres(_));
+    on_tx!(tx, |c| {
+        if postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("{}\u{1f}{key}", run.workflow_id))
+                .execute(&mut *c)
+                .await?;
+        }
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM workflow_runs WHERE \"workflowId\" = $1 AND \"concurrencyKey\" = $2 \
+             AND queued = 0 AND \"finishedAt\" IS NULL",
+        )
+        .bind(&run.workflow_id)
+        .bind(key)
+        .fetch_one(&mut *c)
+        .await?;
+        let free = limit - busy;
+        if free <= 0 {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "UPDATE workflow_runs SET queued = 0 WHERE id IN (SELECT id FROM workflow_runs \
+               WHERE \"workflowId\" = $1 AND \"concurrencyKey\" = $2 AND queued = 1 AND \"finishedAt\" IS NULL \
+               ORDER BY \"startedAt\", id LIMIT $3) RETURNING id",
+        )
+        .bind(&run.workflow_id)
+        .bind(key)
+        .bind(free)
+        .fetch_all(&mut *c)
+        .await
     })
 }
 
@@ -465,7 +543,7 @@ pub async fn claim_due(
         "UPDATE workflow_runs SET \"leaseOwner\" = $1, \"leaseUntil\" = $2, \"claimCount\" = \"claimCount\" + 1, \
            status = CASE WHEN status = 'WAITING' THEN 'RUNNING' ELSE status END, \"wakeAt\" = NULL \
          WHERE id IN (SELECT id FROM workflow_runs WHERE \
-             ((status = 'WAITING' AND \"wakeAt\" <= $3) OR status IN ('PENDING', 'RUNNING')) \
+             ((status = 'WAITING' AND \"wakeAt\" <= $3) OR (status = 'PENDING' AND queued = 0) OR status = 'RUNNING') \
              AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" < $3) \
              AND id NOT IN (SELECT value FROM {}) \
            ORDER BY \"wakeAt\" NULLS FIRST LIMIT $4 {skip_locked}) \
@@ -496,7 +574,7 @@ pub async fn next_due(pool: &Pool) -> sqlx::Result<Option<i64>> {
             "SELECT (SELECT MIN(\"wakeAt\") FROM workflow_runs WHERE status = 'WAITING'), \
                     (SELECT MIN(\"leaseUntil\") + 1 FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING')), \
                     (SELECT MIN(\"cronNextAt\") FROM workflows WHERE status = 'ACTIVE'), \
-                    (SELECT CAST(0 AS BIGINT) FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING') AND \"leaseUntil\" IS NULL LIMIT 1)",
+                    (SELECT CAST(0 AS BIGINT) FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING') AND \"leaseUntil\" IS NULL AND queued = 0 LIMIT 1)",
         )
         .fetch_one(p)
         .await
@@ -573,19 +651,23 @@ pub async fn release(pool: &Pool, id: &str, claim: i64, free_at: Option<i64>) ->
 /// drives it: its claim changes, so their next write is refused.
 pub async fn cancel(pool: &Pool, id: &str, log_id: &str, now: i64) -> sqlx::Result<bool> {
     let mut tx = pool.begin().await?;
-    let step: Option<Option<String>> = on_tx!(&mut tx, |c| {
-        sqlx::query_scalar(
+    type Cancelled = (Option<String>, String, Option<String>, Option<i64>);
+    let step: Option<Cancelled> = on_tx!(&mut tx, |c| {
+        sqlx::query_as(
             "UPDATE workflow_runs SET status = 'CANCELLED', \"finishedAt\" = $1, \"updatedAt\" = $1, \"wakeAt\" = NULL, \
              \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1 \
-             WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'WAITING') RETURNING \"currentStep\"",
+             WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'WAITING') \
+             RETURNING \"currentStep\", \"workflowId\", \"concurrencyKey\", \"concurrencyLimit\"",
         )
         .bind(now)
         .bind(id)
         .fetch_optional(&mut *c)
         .await?
     });
-    let Some(step) = step else { return Ok(false) };
+    let Some((step, workflow_id, concurrency_key, concurrency_limit)) = step else { return Ok(false) };
     super::waits::clear(&mut tx, id).await?;
+    let slot = RunRow { workflow_id, concurrency_key, concurrency_limit, ..RunRow::named(id) };
+    fill_slots(&mut tx, &slot).await?;
     insert_run_log(&mut tx, id, log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
     tx.commit().await?;
     Ok(true)
@@ -607,7 +689,8 @@ pub async fn reopen(
         sqlx::query(
             "UPDATE workflow_runs SET status = 'PENDING', \"finishedAt\" = NULL, error = NULL, position = $1, \
              \"wakeAt\" = NULL, \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1, \
-             \"updatedAt\" = $2 WHERE id = $3 AND status = 'FAILED' AND \"claimCount\" = $4",
+             \"updatedAt\" = $2, queued = CASE WHEN \"concurrencyKey\" IS NULL THEN 0 ELSE 1 END \
+             WHERE id = $3 AND status = 'FAILED' AND \"claimCount\" = $4",
         )
         .bind(position)
         .bind(now)
@@ -620,6 +703,8 @@ pub async fn reopen(
     if done != 1 {
         return Ok(false);
     }
+    // A retried run waits for a slot of its key like a new one.
+    fill_slots(&mut tx, run).await?;
     let step = run.current_step.as_deref().unwrap_or("");
     insert_run_log(&mut tx, &run.id, log_id, step, "retried", Some(seq), now).await?;
     tx.commit().await?;

@@ -101,6 +101,19 @@ pub async fn remove(tx: &mut Tx, run_id: &str, step_id: &str) -> sqlx::Result<()
 /// false then (the delivery wins).
 pub async fn expire(tx: &mut Tx, run_id: &str, step_id: &str) -> sqlx::Result<bool> {
     on_tx!(tx, |c| {
+        // The delete first: on PostgreSQL it waits for a delivery holding the
+        // row and then sees it delivered; a read first would not.
+        let deleted = sqlx::query(
+            "DELETE FROM run_waits WHERE \"runId\" = $1 AND \"stepId\" = $2 AND \"deliveredAt\" IS NULL",
+        )
+        .bind(run_id)
+        .bind(step_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            return Ok(true);
+        }
         let delivered: Option<i64> = sqlx::query_scalar(
             "SELECT \"deliveredAt\" FROM run_waits WHERE \"runId\" = $1 AND \"stepId\" = $2 AND \"deliveredAt\" IS NOT NULL",
         )
@@ -108,17 +121,7 @@ pub async fn expire(tx: &mut Tx, run_id: &str, step_id: &str) -> sqlx::Result<bo
         .bind(step_id)
         .fetch_optional(&mut *c)
         .await?;
-        if delivered.is_some() {
-            return Ok(false);
-        }
-        sqlx::query(
-            "DELETE FROM run_waits WHERE \"runId\" = $1 AND \"stepId\" = $2 AND \"deliveredAt\" IS NULL",
-        )
-        .bind(run_id)
-        .bind(step_id)
-        .execute(&mut *c)
-        .await?;
-        Ok(true)
+        Ok(delivered.is_none())
     })
 }
 

@@ -48,17 +48,19 @@ pub struct WorkflowRow {
     pub retention: Option<String>,
     /// How long a run may take (`1h`).
     pub timeout: Option<String>,
+    /// Runs in progress per key, JSON (`{ "limit", "key" }`).
+    pub concurrency: Option<String>,
     /// The editor's JSON (node positions), stored as given.
     pub layout: Option<String>,
 }
 
-const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "createdAt", "updatedAt", version, "eventType", "resolvedTypes", "cronNextAt", "cronError", limits, layout, retention, timeout"#;
+const COLUMNS: &str = r#"id, name, description, "trigger", steps, status, "createdAt", "updatedAt", version, "eventType", "resolvedTypes", "cronNextAt", "cronError", limits, layout, retention, timeout, concurrency"#;
 
 /// Inserts a new workflow.
 pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
     on_pool!(pool, |p| {
         sqlx::query(&format!(
-        "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        "INSERT INTO workflows ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&row.id)
     .bind(&row.name)
@@ -77,6 +79,7 @@ pub async fn insert(pool: &Pool, row: &WorkflowRow) -> sqlx::Result<()> {
     .bind(&row.layout)
     .bind(&row.retention)
     .bind(&row.timeout)
+    .bind(&row.concurrency)
     .execute(p)
     .await
     .map(|_| ())
@@ -90,7 +93,7 @@ pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sq
         let done = sqlx::query(
         r#"UPDATE workflows SET name = $1, description = $2, "trigger" = $3, steps = $4, status = $5, "updatedAt" = $6,
            version = $7, "eventType" = $8, "resolvedTypes" = $9, "cronNextAt" = $10, "cronError" = $11, limits = $12,
-           layout = $13, retention = $14, timeout = $15 WHERE id = $16 AND version = $17"#,
+           layout = $13, retention = $14, timeout = $15, concurrency = $16 WHERE id = $17 AND version = $18"#,
     )
     .bind(&row.name)
     .bind(&row.description)
@@ -107,6 +110,7 @@ pub async fn update(pool: &Pool, row: &WorkflowRow, expected_version: i64) -> sq
     .bind(&row.layout)
     .bind(&row.retention)
     .bind(&row.timeout)
+    .bind(&row.concurrency)
     .bind(&row.id)
     .bind(expected_version)
     .execute(p)

@@ -89,6 +89,8 @@ export interface Definition {
   retention?: string | null;
   /** How long a run may take, e.g. `1h`. */
   timeout?: string | null;
+  /** At most `limit` runs in progress per rendered `key`. */
+  concurrency?: { limit: number; key?: string } | null;
   layout?: Layout | null;
 }
 

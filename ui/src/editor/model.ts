@@ -284,6 +284,7 @@ export function definitionOf(v: Definition): Definition {
   // them would clear them.
   if (v.retention) d.retention = v.retention;
   if (v.timeout) d.timeout = v.timeout;
+  if (v.concurrency) d.concurrency = v.concurrency;
   d.layout = v.layout ?? { nodes: {} };
   return d;
 }
