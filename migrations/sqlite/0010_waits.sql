@@ -31,3 +31,6 @@ ALTER TABLE workflow_runs ADD COLUMN concurrencyLimit BIGINT;
 ALTER TABLE workflow_runs ADD COLUMN queued BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX workflow_runs_slots ON workflow_runs (workflowId, concurrencyKey, queued, startedAt)
     WHERE concurrencyKey IS NOT NULL AND finishedAt IS NULL;
+-- Claimable runs without the queued ones, so that a backlog of queued runs
+-- costs the schedulers nothing.
+CREATE INDEX workflow_runs_admitted ON workflow_runs (status, leaseUntil) WHERE queued = 0;

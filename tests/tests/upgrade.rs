@@ -121,7 +121,7 @@ async fn postgres_earlier() -> (Arc<tempfile::TempDir>, Earlier) {
     assert!(tokio::task::block_in_place(|| host.terminate()).is_some_and(|s| s.success()));
     // What 0010 added, then 0009, then 0008.
     let mut downgrade = String::from(
-        "DROP TABLE run_waits;\nDROP TABLE wait_paths;\nDROP INDEX workflow_runs_slots;\n\
+        "DROP TABLE run_waits;\nDROP TABLE wait_paths;\nDROP INDEX workflow_runs_slots;\nDROP INDEX workflow_runs_admitted;\n\
          ALTER TABLE workflows DROP COLUMN concurrency;\nALTER TABLE workflow_runs DROP COLUMN \"concurrencyKey\";\n\
          ALTER TABLE workflow_runs DROP COLUMN \"concurrencyLimit\";\nALTER TABLE workflow_runs DROP COLUMN queued;\n\
          DROP INDEX workflow_runs_finished;\nDROP INDEX notifications_read;\nALTER TABLE workflows DROP COLUMN retention;\nALTER TABLE workflows DROP COLUMN timeout;\n",

@@ -565,14 +565,14 @@ pub async fn claim_due(
 /// The earliest time something becomes claimable, if anything will: a
 /// waiting run wakes, a lease lapses (claimable the ms after), an active
 /// cron workflow fires; a run without a lease (retried, handed back) is
-/// claimable now (0). The
-/// runs are read through the `(status, wakeAt)` index; the unfinished ones
-/// are at most the runs the hosts drive, and the cron workflows are few.
+/// claimable now (0). The runs are read through the `(status, wakeAt)`
+/// index and `workflow_runs_admitted` (which leaves out runs queued for a
+/// concurrency slot); the cron workflows are few.
 pub async fn next_due(pool: &Pool) -> sqlx::Result<Option<i64>> {
     let times: (Option<i64>, Option<i64>, Option<i64>, Option<i64>) = on_pool!(pool, |p| {
         sqlx::query_as(
             "SELECT (SELECT MIN(\"wakeAt\") FROM workflow_runs WHERE status = 'WAITING'), \
-                    (SELECT MIN(\"leaseUntil\") + 1 FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING')), \
+                    (SELECT MIN(\"leaseUntil\") + 1 FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING') AND queued = 0), \
                     (SELECT MIN(\"cronNextAt\") FROM workflows WHERE status = 'ACTIVE'), \
                     (SELECT CAST(0 AS BIGINT) FROM workflow_runs WHERE status IN ('PENDING', 'RUNNING') AND \"leaseUntil\" IS NULL AND queued = 0 LIMIT 1)",
         )
