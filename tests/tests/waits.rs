@@ -138,6 +138,11 @@ async fn an_approval_waits_in_the_inbox_for_an_operator() {
     let no = host.trigger(&workflow, json!({ "amount": 900 })).await;
     host.wait_for(&yes, "WAITING", T).await;
     host.wait_for(&no, "WAITING", T).await;
+    for bad in ["0", "501", "9223372036854775808", "many"] {
+        let (status, body) = host.get(&format!("/api/approvals?limit={bad}")).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap_or("").contains("`limit`"), "{body}");
+    }
     let (status, inbox) = host.get("/api/approvals").await;
     assert_eq!(status, 200, "{inbox}");
     let listed: Vec<(&str, &str)> = inbox["data"]

@@ -1,11 +1,13 @@
 //! Approvals: the inbox of runs waiting at an `approval` step, and the
 //! decisions (`POST /api/workflow-runs/{id}/approve` and `/reject`).
 
+use std::collections::HashMap;
+
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,13 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Most approvals one inbox answer lists.
 const MAX_LIMIT: i64 = 500;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct InboxQuery {
-    /// How many, oldest first (1 to 500; 100 when absent).
-    limit: Option<i64>,
-}
 
 /// A run waiting at an approval step.
 #[derive(Serialize, ToSchema)]
@@ -58,13 +53,19 @@ pub struct Inbox {
 
 #[utoipa::path(get, path = "/api/approvals", tag = "runs", summary = "Runs waiting for an approval",
     description = "Oldest first. Operators and above decide with `approve` or `reject`.",
-    params(InboxQuery),
+    params(("limit" = Option<i64>, Query, description = "How many, oldest first (1 to 500; 100 when absent)")),
     responses((status = 200, body = Inbox)))]
 async fn inbox(
     State(state): State<AppState>,
-    Query(query): Query<InboxQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Inbox>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
+    // Read by hand, so that a bad value is a JSON 422 naming the field.
+    let limit = match query.get("limit") {
+        None => 100,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("field `limit`: {text:?} is not a whole number")))?,
+    };
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(format!("field `limit`: must be 1 to {MAX_LIMIT}, got {limit}")));
     }
