@@ -435,7 +435,14 @@ impl Engine {
             key.map(|key| IdempotencyKey { scope: SCOPE.to_owned(), key: key.to_owned(), created_at: now });
         let rows: Vec<RunRow> = prepared.iter().map(|(run, _)| run.clone()).collect();
         let deliver =
-            Arc::new(Deliver { event_type: event_type.to_owned(), data, now, reached: Default::default() });
+            Arc::new(Deliver {
+                event_type: event_type.to_owned(),
+                data,
+                now,
+                claim: (self.config.node_id.clone(), now + self.config.lease.as_millis() as i64),
+                reached: Default::default(),
+                claimed: Default::default(),
+            });
         if let Err(e) = self.commit_start_delivering(rows.clone(), key.clone(), Some(deliver.clone())).await {
             // A concurrent request with the same key may have won.
             return match &key {
@@ -444,8 +451,13 @@ impl Engine {
             };
         }
         let delivered = std::mem::take(&mut *deliver.reached.lock().unwrap_or_else(|p| p.into_inner()));
-        if !delivered.is_empty() {
+        let claimed = std::mem::take(&mut *deliver.claimed.lock().unwrap_or_else(|p| p.into_inner()));
+        if delivered.len() > claimed.len() {
+            // Runs running elsewhere take their delivery when they sleep next.
             self.nudge();
+        }
+        for run in claimed {
+            executor::spawn(self.clone(), run, None);
         }
         for (run, snapshot) in prepared {
             self.launch(run, snapshot);

@@ -71,8 +71,13 @@ pub struct Deliver {
     pub data: serde_json::Value,
     /// When it came, unix ms.
     pub now: i64,
+    /// This host's lease owner id and the lease's end: the waiting runs
+    /// reached are claimed for it in the same transaction.
+    pub claim: (String, i64),
     /// Filled by the commit; read once it is acknowledged.
     pub reached: std::sync::Mutex<Vec<Delivered>>,
+    /// The runs claimed for this host, to drive.
+    pub claimed: std::sync::Mutex<Vec<RunRow>>,
 }
 
 /// An idempotency key to record with the runs it started.
@@ -232,8 +237,10 @@ async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w
                 idempotency::insert(tx, &k.scope, &k.key, &ids, k.created_at, since).await?;
             }
             if let Some(d) = deliver {
-                let reached = waits::deliver_event(tx, &d.event_type, &d.data, d.now).await?;
+                let claim = Some((d.claim.0.as_str(), d.claim.1));
+                let (reached, claimed) = waits::deliver_event(tx, &d.event_type, &d.data, d.now, claim).await?;
                 *d.reached.lock().unwrap_or_else(|p| p.into_inner()) = reached;
+                *d.claimed.lock().unwrap_or_else(|p| p.into_inner()) = claimed;
             }
             Ok((true, &[]))
         }

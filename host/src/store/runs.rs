@@ -76,7 +76,7 @@ pub struct LogRow {
     pub peak_memory_bytes: i64,
 }
 
-const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\", \"concurrencyKey\", \"concurrencyLimit\", queued";
+pub(crate) const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\", \"concurrencyKey\", \"concurrencyLimit\", queued";
 
 impl RunRow {
     /// A row that only names a run (the rest empty), for code that needs a

@@ -171,7 +171,8 @@ pub async fn deliver_event(
     event_type: &str,
     data: &serde_json::Value,
     now: i64,
-) -> sqlx::Result<Vec<Delivered>> {
+    claim: Option<(&str, i64)>,
+) -> sqlx::Result<(Vec<Delivered>, Vec<super::runs::RunRow>)> {
     // On SQLite the first statement writes (a no-op), so that this
     // transaction is the one writer from its start: one that read first
     // could not become a writer once another connection had written.
@@ -211,8 +212,12 @@ pub async fn deliver_event(
         delivered.extend(reached);
     }
     delivered.sort_by(|a, b| (&a.run_id, &a.step_id).cmp(&(&b.run_id, &b.step_id)));
+    let claimed = match claim {
+        Some((owner, lease_until)) => claim_delivered(tx, &delivered, owner, lease_until).await?,
+        None => Vec::new(),
+    };
     wake(tx, &delivered, now).await?;
-    Ok(delivered)
+    Ok((delivered, claimed))
 }
 
 /// Records a decision on the approval `step` of `run_id` (the only one
@@ -289,6 +294,44 @@ async fn wake(tx: &mut Tx, delivered: &[Delivered], now: i64) -> sqlx::Result<()
         on_tx!(tx, |c| sqlx::query(&sql).bind(now).bind(&list).execute(&mut *c).await.map(|_| ())?);
     }
     Ok(())
+}
+
+/// Claims the WAITING runs of `delivered` for `owner` in the delivering
+/// transaction, so that this host drives them at once (no scheduler pass,
+/// no claim transaction of its own); the others are woken by [`wake`].
+/// (`status || ''` keeps SQLite from reading the runs by status, which
+/// would walk every waiting run, instead of by id.)
+async fn claim_delivered(
+    tx: &mut Tx,
+    delivered: &[Delivered],
+    owner: &str,
+    lease_until: i64,
+) -> sqlx::Result<Vec<super::runs::RunRow>> {
+    let mut ids: Vec<&str> = delivered.iter().map(|d| d.run_id.as_str()).collect();
+    ids.dedup();
+    let list = if matches!(tx, Tx::Postgres(_)) {
+        "json_array_elements_text($3::json) AS j(value)"
+    } else {
+        "json_each($3) AS j"
+    };
+    let sql = format!(
+        "UPDATE workflow_runs SET status = 'RUNNING', \"wakeAt\" = NULL, \"leaseOwner\" = $1, \"leaseUntil\" = $2, \
+           \"claimCount\" = \"claimCount\" + 1 \
+         WHERE id IN (SELECT value FROM {list}) AND status || '' = 'WAITING' RETURNING {}",
+        super::runs::COLUMNS
+    );
+    let mut claimed = Vec::new();
+    for chunk in ids.chunks(500) {
+        let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".to_owned());
+        let rows: Vec<super::runs::RunRow> = on_tx!(tx, |c| sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(&list)
+            .fetch_all(&mut *c)
+            .await?);
+        claimed.extend(rows);
+    }
+    Ok(claimed)
 }
 
 /// A pending approval, with what the inbox shows of its run.
