@@ -434,15 +434,14 @@ impl Engine {
         let key =
             key.map(|key| IdempotencyKey { scope: SCOPE.to_owned(), key: key.to_owned(), created_at: now });
         let rows: Vec<RunRow> = prepared.iter().map(|(run, _)| run.clone()).collect();
-        let deliver =
-            Arc::new(Deliver {
-                event_type: event_type.to_owned(),
-                data,
-                now,
-                claim: (self.config.node_id.clone(), now + self.config.lease.as_millis() as i64),
-                reached: Default::default(),
-                claimed: Default::default(),
-            });
+        let deliver = Arc::new(Deliver {
+            event_type: event_type.to_owned(),
+            data,
+            now,
+            claim: (self.config.node_id.clone(), now + self.config.lease.as_millis() as i64),
+            reached: Default::default(),
+            claimed: Default::default(),
+        });
         if let Err(e) = self.commit_start_delivering(rows.clone(), key.clone(), Some(deliver.clone())).await {
             // A concurrent request with the same key may have won.
             return match &key {

@@ -238,7 +238,8 @@ async fn apply_one<'w>(tx: &mut Tx, write: &'w Write) -> sqlx::Result<(bool, &'w
             }
             if let Some(d) = deliver {
                 let claim = Some((d.claim.0.as_str(), d.claim.1));
-                let (reached, claimed) = waits::deliver_event(tx, &d.event_type, &d.data, d.now, claim).await?;
+                let (reached, claimed) =
+                    waits::deliver_event(tx, &d.event_type, &d.data, d.now, claim).await?;
                 *d.reached.lock().unwrap_or_else(|p| p.into_inner()) = reached;
                 *d.claimed.lock().unwrap_or_else(|p| p.into_inner()) = claimed;
             }
