@@ -586,20 +586,7 @@ async fn bench_waiting(client: Arc<Client>, runs: usize, concurrency: usize) -> 
         runs as f64 / started.elapsed().as_secs_f64()
     );
 
-    let waiting_path = format!("/api/workflow-runs?workflowId={sleepers}&status=WAITING&pageSize=1");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let (_, page) = client.call(reqwest::Method::GET, &waiting_path, None).await?;
-        let waiting = page["total"].as_u64().unwrap_or(0) as usize;
-        if waiting >= runs - failed {
-            println!("runs waiting at once: {waiting}");
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("only {waiting} runs reached WAITING");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_waiting(&client, &sleepers, runs - failed).await?;
     let (_, health) = client.call(reqwest::Method::GET, "/api/health", None).await?;
     println!("host memory with them waiting: {:.1} MiB", rss(health));
 
