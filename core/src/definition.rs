@@ -8,6 +8,8 @@ use crate::limits::LimitOverrides;
 
 /// The step type of a parallel block, handled by the engine itself.
 pub const PARALLEL: &str = "parallel";
+/// The step type of a loop over a list, handled by the engine itself.
+pub const FOR_EACH: &str = "for-each";
 /// The target that finishes a run (or a parallel branch).
 pub const END: &str = "end";
 
@@ -274,6 +276,10 @@ pub struct StepDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(no_recursion)]
     pub branches: Option<Vec<Vec<StepDef>>>,
+    /// The body of a `for-each` step, run once per item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub steps: Option<Vec<StepDef>>,
 }
 
 fn empty_object() -> Value {
@@ -333,6 +339,9 @@ impl WorkflowSpec {
                 out.push(step);
                 for branch in step.branches.iter().flatten() {
                     walk(branch, out);
+                }
+                if let Some(body) = &step.steps {
+                    walk(body, out);
                 }
             }
         }

@@ -12,6 +12,21 @@ use crate::validate::{TARGET_KEYWORD, is_template, parse_period};
 pub const WAIT_FOR_EVENT: &str = "wait-for-event";
 /// Waits until a person approves or rejects the run.
 pub const APPROVAL: &str = "approval";
+/// Starts a run of another workflow (a child run) and waits for its end.
+pub const CALL_WORKFLOW: &str = "call-workflow";
+/// Runs its body steps once per item of a list.
+pub use crate::definition::FOR_EACH;
+
+/// Most items a `for-each` may take (`maxItems` is at most this).
+pub const MAX_ITEMS: u32 = 10_000;
+/// Items a `for-each` takes when its `maxItems` does not say.
+pub const DEFAULT_MAX_ITEMS: u32 = 1_000;
+/// Most items of one `for-each` in progress at once.
+pub const MAX_EACH_CONCURRENCY: u32 = 100;
+/// Most bytes of JSON the collected outputs of one `for-each` may take.
+pub const MAX_EACH_OUTPUT_BYTES: usize = 1 << 20;
+/// How deep child runs may nest (a run started by `call-workflow` is one deeper).
+pub const MAX_CALL_DEPTH: u32 = 8;
 
 /// Longest correlation key, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -22,7 +37,32 @@ pub const MAX_TEXT_BYTES: usize = 4_096;
 
 /// Whether the engine runs steps of this type itself.
 pub fn is_engine_step(step_type: &str) -> bool {
-    matches!(step_type, WAIT_FOR_EVENT | APPROVAL)
+    matches!(step_type, WAIT_FOR_EVENT | APPROVAL | CALL_WORKFLOW)
+}
+
+/// `for-each`'s config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForEach {
+    /// The list: a template such as `{{ event.orders }}`, or a literal list.
+    pub items: Value,
+    /// Items in progress at once, 1 (one after the other) when absent.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Most items taken; more fail the step. [`DEFAULT_MAX_ITEMS`] when absent.
+    #[serde(default)]
+    pub max_items: Option<u32>,
+}
+
+/// `call-workflow`'s config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallWorkflow {
+    /// The workflow to run: its id, or its exact name.
+    pub workflow: String,
+    /// The child run's `event`.
+    #[serde(default)]
+    pub input: Value,
 }
 
 /// `wait-for-event`'s config.
@@ -106,6 +146,25 @@ pub fn config_schema(step_type: &str) -> Option<Value> {
                 "onReject": target("Step to go to on a rejection (the run fails when absent)")
             }
         })),
+        FOR_EACH => Some(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["items"],
+            "properties": {
+                "items": { "type": ["string", "array"], "description": "The list, e.g. `{{ event.orders }}`; body steps see each element as `item` and its position as `index`" },
+                "concurrency": { "type": "integer", "minimum": 1, "maximum": MAX_EACH_CONCURRENCY, "description": "Items in progress at once (1 when absent: one after the other)" },
+                "maxItems": { "type": "integer", "minimum": 1, "maximum": MAX_ITEMS, "description": format!("Most items taken; a longer list fails the step ({DEFAULT_MAX_ITEMS} when absent)") }
+            }
+        })),
+        CALL_WORKFLOW => Some(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["workflow"],
+            "properties": {
+                "workflow": { "type": "string", "minLength": 1, "description": "The workflow to run: its id or its exact name" },
+                "input": { "description": "The child run's `event` (templates rendered)" }
+            }
+        })),
         _ => None,
     }
 }
@@ -117,6 +176,10 @@ pub fn description(step_type: &str) -> &'static str {
             "Waits for an event sent to the host, matched by a correlation key; its data is the output"
         }
         APPROVAL => "Waits for a person with operator rights to approve or reject the run",
+        FOR_EACH => {
+            "Runs its steps once per item of a list, in order or a few at a time, and collects their outputs"
+        }
+        CALL_WORKFLOW => "Starts a run of another workflow and waits for it to end; its vars are the output",
         _ => "",
     }
 }
@@ -173,6 +236,38 @@ pub fn config_errors(
                 check_target("onTimeout", &c.on_timeout, &mut errors);
                 check_target("onReject", &c.on_reject, &mut errors);
             }
+            Err(e) => errors.push(shape(e)),
+        },
+        FOR_EACH => match ForEach::deserialize(config) {
+            Ok(c) => {
+                match &c.items {
+                    Value::String(s) if is_template(s) => {}
+                    Value::Array(items) if items.len() <= MAX_ITEMS as usize => {}
+                    Value::Array(_) => {
+                        errors.push(("config.items".to_owned(), format!("holds more than {MAX_ITEMS} items")))
+                    }
+                    _ => errors.push((
+                        "config.items".to_owned(),
+                        "must be a template such as `{{ event.orders }}` or a list".to_owned(),
+                    )),
+                }
+                if c.concurrency.is_some_and(|n| !(1..=MAX_EACH_CONCURRENCY).contains(&n)) {
+                    errors.push((
+                        "config.concurrency".to_owned(),
+                        format!("must be from 1 to {MAX_EACH_CONCURRENCY}"),
+                    ));
+                }
+                if c.max_items.is_some_and(|n| !(1..=MAX_ITEMS).contains(&n)) {
+                    errors.push(("config.maxItems".to_owned(), format!("must be from 1 to {MAX_ITEMS}")));
+                }
+            }
+            Err(e) => errors.push(shape(e)),
+        },
+        CALL_WORKFLOW => match CallWorkflow::deserialize(config) {
+            Ok(c) if c.workflow.trim().is_empty() => {
+                errors.push(("config.workflow".to_owned(), "must not be empty".to_owned()))
+            }
+            Ok(_) => {}
             Err(e) => errors.push(shape(e)),
         },
         _ => {}

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cron::Schedule;
-use crate::definition::{END, PARALLEL, StepDef, Trigger, Verify, WorkflowSpec};
+use crate::definition::{END, FOR_EACH, PARALLEL, StepDef, Trigger, Verify, WorkflowSpec};
 use crate::limits::{HostLimits, LimitOverrides};
 
 /// A schema property marked with this keyword holds a step id (a branch target).
@@ -137,7 +137,7 @@ pub fn validate_pinned(
     }
     let mut resolved = ResolvedTypes::new();
     let scope = Scope { registry, limits, pins };
-    check_list(&spec.steps, false, &scope, &mut resolved, &mut errors);
+    check_list(&spec.steps, Nest::Top, &scope, &mut resolved, &mut errors);
     if errors.is_empty() { Ok(resolved) } else { Err(errors) }
 }
 
@@ -222,24 +222,48 @@ struct Scope<'a, C> {
     pins: &'a ResolvedTypes,
 }
 
+/// Where a list of steps sits.
+#[derive(Clone, Copy, PartialEq)]
+enum Nest {
+    Top,
+    /// A `parallel` step's branch.
+    Branch,
+    /// A `for-each` step's body: its steps only go forward, so each item
+    /// visits a step at most once (its visit number, and so its
+    /// idempotency key, is the item's).
+    Body,
+}
+
 fn check_list(
     steps: &[StepDef],
-    in_branch: bool,
+    nest: Nest,
     scope_of: &Scope<'_, impl Catalog>,
     resolved: &mut ResolvedTypes,
     errors: &mut Vec<ValidationError>,
 ) {
     let (registry, limits) = (scope_of.registry, scope_of.limits);
     let ids: HashSet<&str> = steps.iter().map(|s| s.id.as_str()).collect();
-    let target_ok = |target: &str| target == END || ids.contains(target);
-    let scope = if in_branch { "in its branch" } else { "at the top level" };
-    for step in steps {
+    let scope = match nest {
+        Nest::Top => "at the top level",
+        Nest::Branch => "in its branch",
+        Nest::Body => "in its for-each body",
+    };
+    for (at, step) in steps.iter().enumerate() {
         let id = Some(step.id.as_str());
+        let later: HashSet<&str> = if nest == Nest::Body {
+            steps[at + 1..].iter().map(|s| s.id.as_str()).collect()
+        } else {
+            ids.clone()
+        };
+        let target_ok = |target: &str| target == END || later.contains(target);
+        let where_of = |target: &str| {
+            if nest == Nest::Body && ids.contains(target) { "after it in its for-each body" } else { scope }
+        };
         for (field, target) in [("next", &step.next), ("onError", &step.on_error)] {
             if let Some(target) = target
                 && !target_ok(target)
             {
-                errors.push(err(id, field, format!("`{target}` names no step {scope}")));
+                errors.push(err(id, field, format!("`{target}` names no step {}", where_of(target))));
             }
         }
         if let Some(retry) = &step.retry
@@ -256,20 +280,53 @@ fn check_list(
         if step.step_type == PARALLEL {
             match &step.branches {
                 Some(branches) if !branches.is_empty() && branches.iter().all(|b| !b.is_empty()) => {
-                    for branch in branches {
-                        if in_branch {
-                            errors.push(err(id, "branches", "parallel steps cannot be nested"));
-                            break;
+                    if nest != Nest::Top {
+                        errors.push(err(id, "type", "a `parallel` step goes at the top level only"));
+                    } else {
+                        for branch in branches {
+                            check_list(branch, Nest::Branch, scope_of, resolved, errors);
                         }
-                        check_list(branch, true, scope_of, resolved, errors);
                     }
                 }
                 _ => errors.push(err(id, "branches", "a parallel step needs non-empty branches")),
+            }
+            if step.steps.is_some() {
+                errors.push(err(id, "steps", "only `for-each` steps have steps"));
             }
             continue;
         }
         if step.branches.is_some() {
             errors.push(err(id, "branches", "only `parallel` steps have branches"));
+        }
+        if step.step_type == FOR_EACH {
+            if nest != Nest::Top {
+                errors.push(err(id, "type", "a `for-each` step goes at the top level only"));
+            }
+            if step.limits.is_some() {
+                errors.push(err(id, "limits", "engine steps run no plugin, so they take no limits"));
+            }
+            if step.retry.is_some() {
+                errors.push(err(
+                    id,
+                    "retry",
+                    "a `for-each` step is not retried: give its body steps a retry",
+                ));
+            }
+            for (field, message) in crate::flow::config_errors(&step.step_type, &step.config, &target_ok) {
+                errors.push(err(id, field, message));
+            }
+            match &step.steps {
+                Some(body) if !body.is_empty() => {
+                    if nest == Nest::Top {
+                        check_list(body, Nest::Body, scope_of, resolved, errors);
+                    }
+                }
+                _ => errors.push(err(id, "steps", "a for-each step needs a non-empty list of steps")),
+            }
+            continue;
+        }
+        if step.steps.is_some() {
+            errors.push(err(id, "steps", "only `for-each` steps have steps"));
         }
         if crate::flow::is_engine_step(&step.step_type) {
             if step.limits.is_some() {
@@ -310,7 +367,7 @@ fn check_list(
                     errors.push(err(
                         id,
                         format!("config.{name}"),
-                        format!("`{target}` names no step {scope}"),
+                        format!("`{target}` names no step {}", where_of(target)),
                     ));
                 }
             }

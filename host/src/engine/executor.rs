@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::definition::StepDef;
+use super::definition::{FOR_EACH, StepDef};
 use super::machine::{Attempt, Plan, Position, RunState, Snapshot, Status, StepResult};
 use super::{Engine, Settled};
 use crate::runtime::{SecretScope, StepInput, StepReport};
@@ -110,18 +110,24 @@ async fn drive(
             Plan::Run(attempts) => {
                 let attempts: Vec<(StepDef, Option<usize>, u32)> =
                     attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
-                let running = join_all(attempts.iter().map(|(step, _, attempt)| {
+                let running = join_all(attempts.iter().map(|(step, branch, attempt)| {
                     let span = tracing::info_span!("step", step = %step.id, attempt = *attempt);
                     let (snapshot, row, state, waits) = (&snapshot, &row, &state, &waits);
                     async move {
+                        let item = state.position.item_of(*branch);
+                        if step.step_type == FOR_EACH {
+                            let context = attempt_context(snapshot, row, state, step, *attempt, item);
+                            return (super::waits::expand(engine, step, &context), None, None);
+                        }
                         if weft_core::flow::is_engine_step(&step.step_type) {
-                            let context = attempt_context(snapshot, row, state, step, *attempt);
+                            let context = attempt_context(snapshot, row, state, step, *attempt, item);
+                            let key = super::waits::key(&step.id, item);
                             let (result, op) =
-                                super::waits::attempt(engine, &row.id, step, &context, waits, now);
+                                super::waits::attempt(engine, &row.id, step, &key, &context, waits, now);
                             return (result, None, op);
                         }
                         let (result, report) =
-                            attempt_step(engine, snapshot, row, state, step, *attempt, now).await;
+                            attempt_step(engine, snapshot, row, state, step, *attempt, item, now).await;
                         (result, report, None)
                     }
                     .instrument(span)
@@ -137,17 +143,19 @@ async fn drive(
                 let now = now_ms();
                 let mut logs = Vec::with_capacity(results.len());
                 for ((step, branch, attempt), (result, report, op)) in attempts.iter().zip(results) {
+                    let item = state.position.item_of(*branch);
                     let outcome = match &result {
                         StepResult::Ok(_) => "ok",
                         StepResult::Err { retryable: true, .. } => "retryable",
                         StepResult::Err { .. } => "error",
                         StepResult::Unavailable(_) => "unavailable",
                         StepResult::Suspend { .. } => "waiting",
+                        StepResult::Expand { .. } => "ok",
                     };
                     if let Some(op) = op {
                         match &op {
                             WaitOp::Put(wait) => {
-                                waits.insert(step.id.clone(), (**wait).clone());
+                                waits.insert(wait.step_id.clone(), (**wait).clone());
                             }
                             WaitOp::Remove(id) | WaitOp::Expire(id) => {
                                 waits.remove(id);
@@ -157,7 +165,10 @@ async fn drive(
                         wait_ops.push(op);
                     }
                     crate::metrics::step_attempt(&step.step_type, outcome, report.as_ref().map(|r| &r.usage));
-                    let log_result = log_result(&result, report.as_ref());
+                    let mut log_result = log_result(&result, report.as_ref());
+                    if let (Some(i), Value::Object(map)) = (item, &mut log_result) {
+                        map.insert("item".into(), json!(i));
+                    }
                     let a = Attempt { step, branch: *branch, attempt: *attempt };
                     let action = snapshot.apply(&mut state, &a, result, now);
                     state.position.seq += 1;
@@ -244,6 +255,37 @@ struct AttemptContext<'a> {
     base: &'a Value,
     run: Value,
     workflow: Value,
+    /// Inside a `for-each` body: the item, and the outputs of the item's
+    /// earlier steps, which stand in for `steps.<id>`.
+    each: Option<ItemView<'a>>,
+}
+
+struct ItemView<'a> {
+    item: &'a Value,
+    index: usize,
+    scope: &'a Map<String, Value>,
+}
+
+/// The run's `steps` with an item's own outputs over them.
+struct ScopedSteps<'a> {
+    steps: &'a Value,
+    scope: &'a Map<String, Value>,
+}
+
+impl serde::Serialize for ScopedSteps<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(None)?;
+        if let Value::Object(map) = self.steps {
+            for (key, value) in map.iter().filter(|(k, _)| !self.scope.contains_key(*k)) {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        for (key, value) in self.scope {
+            out.serialize_entry(key, value)?;
+        }
+        out.end()
+    }
 }
 
 impl serde::Serialize for AttemptContext<'_> {
@@ -251,11 +293,21 @@ impl serde::Serialize for AttemptContext<'_> {
         use serde::ser::SerializeMap;
         let Value::Object(map) = self.base else { return self.base.serialize(serializer) };
         let mut out = serializer.serialize_map(None)?;
-        for (key, value) in map.iter().filter(|(k, _)| !matches!(k.as_str(), "run" | "workflow")) {
-            out.serialize_entry(key, value)?;
+        let own = |k: &str| matches!(k, "run" | "workflow" | "item" | "index");
+        for (key, value) in map.iter().filter(|(k, _)| !own(k)) {
+            match (&self.each, key.as_str()) {
+                (Some(each), "steps") => {
+                    out.serialize_entry(key, &ScopedSteps { steps: value, scope: each.scope })?
+                }
+                _ => out.serialize_entry(key, value)?,
+            }
         }
         out.serialize_entry("run", &self.run)?;
         out.serialize_entry("workflow", &self.workflow)?;
+        if let Some(each) = &self.each {
+            out.serialize_entry("item", each.item)?;
+            out.serialize_entry("index", &each.index)?;
+        }
         out.end()
     }
 }
@@ -267,16 +319,28 @@ fn attempt_context<'a>(
     state: &'a RunState,
     step: &StepDef,
     attempt: u32,
+    item: Option<usize>,
 ) -> AttemptContext<'a> {
-    let visit = state.position.visit(&step.id);
+    let visit = state.position.visit(&step.id, item);
+    let each = item.and_then(|index| {
+        let each = state.position.each.as_ref()?;
+        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+        Some(ItemView {
+            item: each.items.get(index)?,
+            index,
+            scope: each.scopes.get(&index).unwrap_or(&EMPTY),
+        })
+    });
     AttemptContext {
         base: &state.context,
         run: json!({ "id": row.id, "startedAt": row.started_at, "attempt": attempt, "visit": visit }),
         workflow: json!({ "id": snapshot.workflow_id, "name": snapshot.workflow_name }),
+        each,
     }
 }
 
 /// Renders the step's config, checks it, and runs the plugin.
+#[allow(clippy::too_many_arguments)]
 async fn attempt_step(
     engine: &Engine,
     snapshot: &Snapshot,
@@ -284,6 +348,7 @@ async fn attempt_step(
     state: &RunState,
     step: &StepDef,
     attempt: u32,
+    item: Option<usize>,
     now: u64,
 ) -> (StepResult, Option<StepReport>) {
     let fail = |message: String| (StepResult::Err { message, retryable: false }, None);
@@ -292,7 +357,7 @@ async fn attempt_step(
         let message = format!("plugin `{plugin_id}` is not installed on this host");
         return (StepResult::Unavailable(message), None);
     };
-    let context = attempt_context(snapshot, row, state, step, attempt);
+    let context = attempt_context(snapshot, row, state, step, attempt, item);
     let secrets = SecretScope::new();
     let config = match engine.templates.render(&step.config, &context, Some(&secrets)) {
         Ok(config) => config,
@@ -397,6 +462,9 @@ fn log_result(result: &StepResult, report: Option<&StepReport>) -> Value {
         }
         StepResult::Suspend { note, .. } => {
             out.insert("waitingFor".into(), note.clone());
+        }
+        StepResult::Expand { items, concurrency } => {
+            out.insert("output".into(), json!({ "items": items.len(), "concurrency": concurrency }));
         }
     }
     if let Some(report) = report {

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::definition::{END, PARALLEL, StepDef};
+use super::definition::{END, FOR_EACH, PARALLEL, StepDef};
 use super::validate::ResolvedTypes;
 use crate::runtime::Outcome;
 
@@ -62,6 +62,9 @@ pub struct Cursor {
     /// unless a delivery clears this.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub waiting: bool,
+    /// The item of the current `for-each` this cursor works on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
 }
 
 impl Cursor {
@@ -105,6 +108,30 @@ pub struct Position {
     /// counts from then, so a retried run gets its whole time again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retried_at: Option<u64>,
+    /// The current `for-each` step's items and what they gave so far; its
+    /// cursors are `branches`, one per item in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub each: Option<Each>,
+}
+
+/// Where a `for-each` step stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Each {
+    /// The items, rendered when the step started.
+    pub items: Vec<Value>,
+    /// Items in progress at once.
+    pub concurrency: usize,
+    /// The next item to start.
+    pub next: usize,
+    /// What each ended item's body steps gave (`null` for the others).
+    pub outputs: Vec<Value>,
+    /// The body steps' outputs of each item in progress.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scopes: BTreeMap<usize, Map<String, Value>>,
+    /// Bytes of JSON in `outputs`.
+    #[serde(default)]
+    pub output_bytes: usize,
 }
 
 impl Position {
@@ -119,8 +146,17 @@ impl Position {
     }
 
     /// The visit of `step` under way, from 1: part of its idempotency key.
-    pub fn visit(&self, step: &str) -> u32 {
-        self.visits.get(step).copied().unwrap_or(0) + 1
+    /// In a `for-each` body each item has its own: the visits before this
+    /// `for-each` began plus the item's position plus one (a body only goes
+    /// forward, so an item visits a step at most once).
+    pub fn visit(&self, step: &str, item: Option<usize>) -> u32 {
+        let before = self.visits.get(step).copied().unwrap_or(0);
+        before.saturating_add(item.map_or(0, |i| u32::try_from(i).unwrap_or(u32::MAX))).saturating_add(1)
+    }
+
+    /// The item the cursor of `branch` works on.
+    pub fn item_of(&self, branch: Option<usize>) -> Option<usize> {
+        branch.and_then(|b| self.branches.get(b)).and_then(|c| c.item)
     }
 
     /// Resets attempts and waits of unfinished cursors, to retry a failed run.
@@ -213,6 +249,13 @@ pub enum StepResult {
         /// What it waits for, for the log.
         note: Value,
     },
+    /// A `for-each` step starts on its items.
+    Expand {
+        /// The items.
+        items: Vec<Value>,
+        /// Items in progress at once.
+        concurrency: usize,
+    },
 }
 
 impl Snapshot {
@@ -223,6 +266,9 @@ impl Snapshot {
     fn list(&self, branch: Option<(usize, usize)>) -> &[StepDef] {
         match branch {
             None => &self.steps,
+            Some((p, _)) if self.steps[p].step_type == FOR_EACH => {
+                self.steps[p].steps.as_deref().unwrap_or(&[])
+            }
             Some((p, b)) => {
                 self.steps[p].branches.as_ref().and_then(|bs| bs.get(b)).map_or(&[], Vec::as_slice)
             }
@@ -249,6 +295,7 @@ impl Snapshot {
             steps.iter().any(|s| {
                 weft_core::flow::is_engine_step(&s.step_type)
                     || s.branches.iter().flatten().any(|branch| any(branch))
+                    || s.steps.as_deref().is_some_and(any)
             })
         }
         any(&self.steps)
@@ -282,7 +329,7 @@ impl Snapshot {
             return state.wake_at.map_or(Plan::Finished, Plan::Sleep);
         };
         let top = &self.steps[p];
-        if top.step_type == PARALLEL {
+        if top.step_type == PARALLEL || (top.step_type == FOR_EACH && state.position.each.is_some()) {
             let room = budget - state.position.attempts;
             let runnable: Vec<Attempt<'_>> = state
                 .position
@@ -329,6 +376,12 @@ impl Snapshot {
                 return;
             };
             let top = &self.steps[p];
+            if top.step_type == FOR_EACH && state.position.each.is_some() {
+                if self.settle_each(state, p, now) {
+                    continue;
+                }
+                return;
+            }
             if top.step_type != PARALLEL {
                 state.wake_at = state.position.top.wake_at.filter(|t| *t > now);
                 let asleep = state.wake_at.is_some() || !state.position.top.due(now);
@@ -373,6 +426,79 @@ impl Snapshot {
         }
     }
 
+    /// Settles a started `for-each` step: ended items give their outputs,
+    /// free slots take the next items; true when every item has ended and
+    /// the run moved on.
+    fn settle_each(&self, state: &mut RunState, p: usize, now: u64) -> bool {
+        let top = &self.steps[p];
+        let body = top.steps.as_deref().unwrap_or(&[]);
+        let ended = |c: &Cursor| c.step.is_none() && c.wake_at.is_none_or(|t| t <= now);
+        let Position { each, branches, visits, .. } = &mut state.position;
+        let Some(each) = each.as_mut() else { return false };
+        for slot in branches.iter_mut() {
+            if let Some(i) = slot.item.filter(|_| ended(slot)) {
+                *slot = Cursor::default();
+                let output = Value::Object(each.scopes.remove(&i).unwrap_or_default());
+                each.output_bytes += output.to_string().len();
+                if let Some(out) = each.outputs.get_mut(i) {
+                    *out = output;
+                }
+            }
+        }
+        if each.output_bytes > weft_core::flow::MAX_EACH_OUTPUT_BYTES {
+            let error = format!(
+                "step `{}`: the outputs of its items passed {} KiB after {} items",
+                top.id,
+                weft_core::flow::MAX_EACH_OUTPUT_BYTES / 1024,
+                each.next
+            );
+            self.fail(state, error);
+            return false;
+        }
+        let first = body.first().map(|s| s.id.clone());
+        while each.next < each.items.len() {
+            let slot = match branches.iter().position(|c| c.item.is_none()) {
+                Some(slot) => slot,
+                None if branches.len() < each.concurrency.max(1) => {
+                    branches.push(Cursor::default());
+                    branches.len() - 1
+                }
+                None => break,
+            };
+            branches[slot] = Cursor { item: Some(each.next), ..Cursor::at(first.clone()) };
+            each.scopes.insert(each.next, Map::new());
+            each.next += 1;
+        }
+        if each.next >= each.items.len() && branches.iter().all(|c| c.item.is_none()) {
+            let outputs = std::mem::take(&mut each.outputs);
+            let count = u32::try_from(outputs.len()).unwrap_or(u32::MAX);
+            for step in body {
+                let seen = visits.entry(step.id.clone()).or_default();
+                *seen = seen.saturating_add(count);
+            }
+            *visits.entry(top.id.clone()).or_default() += 1;
+            set_output(&mut state.context, &top.id, Value::Array(outputs));
+            let next = match top.next.as_deref() {
+                Some(END) => None,
+                Some(t) => Some(t.to_owned()),
+                None => self.steps.get(p + 1).map(|s| s.id.clone()),
+            };
+            state.position.top = Cursor::at(next);
+            state.position.branches.clear();
+            state.position.each = None;
+            return true;
+        }
+        let busy = |c: &&Cursor| c.item.is_some();
+        let runnable = branches.iter().filter(busy).any(|c| c.step.is_some() && c.due(now));
+        state.wake_at = if runnable {
+            None
+        } else {
+            branches.iter().filter(busy).filter(|c| !ended(c)).filter_map(|c| c.wake_at).min()
+        };
+        state.status = if runnable { Status::Running } else { Status::Waiting };
+        false
+    }
+
     fn fail(&self, state: &mut RunState, error: String) {
         state.status = Status::Failed;
         state.error = Some(error);
@@ -399,6 +525,7 @@ impl Snapshot {
             Some(b) => state.position.branches.get(b).unwrap_or(&state.position.top),
         };
         let unavailable_since = current.unavailable_since;
+        let item = state.position.item_of(branch);
         if !matches!(result, StepResult::Unavailable(_) | StepResult::Suspend { .. }) {
             state.position.attempts += 1;
         }
@@ -408,9 +535,15 @@ impl Snapshot {
         let list = self.list(scope);
         let following =
             || list.iter().position(|s| s.id == step.id).and_then(|i| list.get(i + 1)).map(|s| s.id.clone());
+        let at = list.iter().position(|s| s.id == step.id);
         let resolve = |target: Option<&str>| -> Result<Option<String>, String> {
             match target {
                 Some(END) => Ok(None),
+                // A body goes forward only: an item visits each step once.
+                Some(t) if item.is_some() && list.iter().position(|s| s.id == t) <= at => Err(format!(
+                    "step `{}`: target `{t}` is not after it in its for-each body, and a body only goes forward",
+                    step.id
+                )),
                 Some(t) if list.iter().any(|s| s.id == t) => Ok(Some(t.to_owned())),
                 Some(t) => Err(format!("step `{}`: target `{t}` names no step", step.id)),
                 None => Ok(following()),
@@ -418,11 +551,11 @@ impl Snapshot {
         };
         let (message, retryable) = match result {
             StepResult::Ok(outcome) => {
-                self.end_visit(state, &step.id);
+                self.end_visit(state, &step.id, item);
                 if let Outcome::SetVars(vars) = &outcome {
                     state.context["vars"] = vars.clone();
                 }
-                set_output(&mut state.context, &step.id, outcome.output().clone());
+                record(state, item, &step.id, outcome.output().clone());
                 let (target, wake, action) = match &outcome {
                     Outcome::Branch { target, .. } => (Some(target.as_str()), None, "branched"),
                     Outcome::Sleep { until_ms, .. } => {
@@ -432,7 +565,7 @@ impl Snapshot {
                 };
                 return match resolve(target) {
                     Ok(next) => {
-                        self.place(state, branch, Cursor { wake_at: wake, ..Cursor::at(next) }, now);
+                        self.place(state, branch, Cursor { wake_at: wake, item, ..Cursor::at(next) }, now);
                         action
                     }
                     Err(e) => {
@@ -450,6 +583,7 @@ impl Snapshot {
                         wake_at: Some(now + UNAVAILABLE_RETRY_MS),
                         unavailable_since: Some(since),
                         waiting: false,
+                        item,
                     };
                     self.place(state, branch, cursor, now);
                     return "retrying";
@@ -463,9 +597,17 @@ impl Snapshot {
                     wake_at: until,
                     unavailable_since: None,
                     waiting: true,
+                    item,
                 };
                 self.place(state, branch, cursor, now);
                 return "waiting";
+            }
+            StepResult::Expand { items, concurrency } => {
+                let outputs = vec![Value::Null; items.len()];
+                state.position.each = Some(Each { items, concurrency, outputs, ..Each::default() });
+                state.position.branches.clear();
+                self.settle(state, now);
+                return "expanded";
             }
             StepResult::Err { message, retryable } => (message, retryable),
         };
@@ -479,19 +621,20 @@ impl Snapshot {
                 wake_at: Some(now + wait),
                 unavailable_since: None,
                 waiting: false,
+                item,
             };
             self.place(state, branch, cursor, now);
             return "retrying";
         }
-        self.end_visit(state, &step.id);
+        self.end_visit(state, &step.id, item);
         let Some(handler) = step.on_error.as_deref() else {
             self.fail(state, format!("step `{}`: {message}", step.id));
             return "failed";
         };
-        set_output(&mut state.context, &step.id, json!({ "error": message }));
+        record(state, item, &step.id, json!({ "error": message }));
         match resolve(Some(handler)) {
             Ok(next) => {
-                self.place(state, branch, Cursor::at(next), now);
+                self.place(state, branch, Cursor { item, ..Cursor::at(next) }, now);
                 "caught"
             }
             Err(e) => {
@@ -501,8 +644,12 @@ impl Snapshot {
         }
     }
 
-    fn end_visit(&self, state: &mut RunState, step: &str) {
-        *state.position.visits.entry(step.to_owned()).or_default() += 1;
+    /// Counts a visit that ended; a body step's visits are counted when its
+    /// `for-each` ends, one per item.
+    fn end_visit(&self, state: &mut RunState, step: &str, item: Option<usize>) {
+        if item.is_none() {
+            *state.position.visits.entry(step.to_owned()).or_default() += 1;
+        }
     }
 
     /// Puts `cursor` where the step ran, then settles the run.
@@ -527,6 +674,17 @@ fn jittered(wait: u64, seed: u64, step: &str, attempt: u32) -> u64 {
     (seed, step, attempt).hash(&mut hasher);
     let fraction = (hasher.finish() % 10_001) as f64 / 10_000.0;
     (wait as f64 * (0.8 + 0.4 * fraction)).round() as u64
+}
+
+/// Stores a step's output: in its item's scope inside a `for-each` body,
+/// in the run's `steps` otherwise.
+fn record(state: &mut RunState, item: Option<usize>, id: &str, output: Value) {
+    match (item, state.position.each.as_mut()) {
+        (Some(i), Some(each)) => {
+            each.scopes.entry(i).or_default().insert(id.to_owned(), output);
+        }
+        _ => set_output(&mut state.context, id, output),
+    }
 }
 
 fn set_output(context: &mut Value, id: &str, output: Value) {
@@ -752,6 +910,218 @@ mod tests {
 }
 
 #[cfg(test)]
+mod each_tests {
+    use super::*;
+
+    fn snap(steps: Value) -> Snapshot {
+        Snapshot {
+            workflow_id: "w".into(),
+            workflow_name: "w".into(),
+            version: 1,
+            steps: serde_json::from_value(steps).unwrap(),
+            resolved: Default::default(),
+            max_steps: None,
+            timeout: None,
+        }
+    }
+
+    fn start(s: &Snapshot) -> RunState {
+        RunState {
+            status: Status::Pending,
+            context: json!({ "event": {}, "steps": {}, "vars": {} }),
+            position: Position::start(s.steps.first()),
+            error: None,
+            wake_at: None,
+            jitter_seed: 7,
+            deadline: None,
+        }
+    }
+
+    /// Runs the plan to its end; `result` gets the step, its item and visit.
+    /// Returns each attempt's `(step, item, visit)` in order.
+    fn run(
+        s: &Snapshot,
+        st: &mut RunState,
+        mut result: impl FnMut(&StepDef, Option<usize>) -> StepResult,
+    ) -> Vec<(String, Option<usize>, u32)> {
+        let mut trail = Vec::new();
+        let mut now = 1_000;
+        for _ in 0..1_000 {
+            match s.plan(st, now) {
+                Plan::Run(attempts) => {
+                    let attempts: Vec<(StepDef, Option<usize>, u32)> =
+                        attempts.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+                    for (step, branch, attempt) in attempts {
+                        let item = st.position.item_of(branch);
+                        trail.push((step.id.clone(), item, st.position.visit(&step.id, item)));
+                        let r = result(&step, item);
+                        s.apply(st, &Attempt { step: &step, branch, attempt }, r, now);
+                    }
+                }
+                Plan::Sleep(t) => now = t,
+                Plan::Finished => break,
+            }
+        }
+        trail
+    }
+
+    fn each(body: Value) -> Snapshot {
+        snap(json!([
+            { "id": "each", "type": "for-each", "config": { "items": "{{ event.xs }}" }, "steps": body },
+            { "id": "after", "type": "noop" }
+        ]))
+    }
+
+    fn expand(n: usize, concurrency: usize) -> impl FnMut(&StepDef, Option<usize>) -> StepResult {
+        move |step, item| {
+            if step.id == "each" {
+                StepResult::Expand { items: (0..n).map(|i| json!(i * 10)).collect(), concurrency }
+            } else {
+                StepResult::Ok(Outcome::Done(json!({ "step": step.id, "item": item })))
+            }
+        }
+    }
+
+    #[test]
+    fn the_body_runs_once_per_item_in_order_and_collects_outputs() {
+        let s = each(json!([{ "id": "a", "type": "noop" }, { "id": "b", "type": "noop" }]));
+        let mut st = start(&s);
+        let trail = run(&s, &mut st, expand(3, 1));
+        let steps: Vec<(&str, Option<usize>)> = trail.iter().map(|(id, i, _)| (id.as_str(), *i)).collect();
+        assert_eq!(
+            steps,
+            [
+                ("each", None),
+                ("a", Some(0)),
+                ("b", Some(0)),
+                ("a", Some(1)),
+                ("b", Some(1)),
+                ("a", Some(2)),
+                ("b", Some(2)),
+                ("after", None)
+            ]
+        );
+        assert_eq!(st.status, Status::Completed);
+        let out = &st.context["steps"]["each"];
+        assert_eq!(out.as_array().map(Vec::len), Some(3));
+        assert_eq!(out[2]["b"], json!({ "step": "b", "item": 2 }));
+        // Body outputs stay in their items, not in the run's `steps`.
+        assert!(st.context["steps"].get("a").is_none());
+        assert_eq!(st.position.attempts, 8);
+        assert!(st.position.each.is_none() && st.position.branches.is_empty());
+    }
+
+    #[test]
+    fn items_run_a_few_at_a_time_with_their_own_visits() {
+        let s = each(json!([{ "id": "a", "type": "noop" }]));
+        let mut st = start(&s);
+        let mut first = start(&s);
+        let Plan::Run(attempts) = s.plan(&mut first, 1_000) else { panic!("expected the for-each") };
+        let (step, branch, attempt) = (attempts[0].step.clone(), attempts[0].branch, attempts[0].attempt);
+        s.apply(&mut first, &Attempt { step: &step, branch, attempt }, expand(5, 2)(&step, None), 1_000);
+        let Plan::Run(together) = s.plan(&mut first, 1_000) else { panic!("expected items") };
+        assert_eq!(together.len(), 2, "two items at once");
+        let trail = run(&s, &mut st, expand(5, 2));
+        // Two at once: the plans run items 0 and 1 together, then 2 and 3.
+        let firsts: Vec<Option<usize>> = trail.iter().filter(|t| t.0 == "a").map(|t| t.1).collect();
+        assert_eq!(firsts, [Some(0), Some(1), Some(2), Some(3), Some(4)]);
+        assert!(st.position.branches.is_empty());
+        let visits: Vec<u32> = trail.iter().filter(|t| t.0 == "a").map(|t| t.2).collect();
+        assert_eq!(visits, [1, 2, 3, 4, 5]);
+        // A second pass over the loop gets visits after the first's.
+        st.position.top = Cursor::at(Some("each".into()));
+        st.status = Status::Running;
+        let again = run(&s, &mut st, expand(2, 2));
+        let visits: Vec<u32> = again.iter().filter(|t| t.0 == "a").map(|t| t.2).collect();
+        assert_eq!(visits, [6, 7]);
+    }
+
+    #[test]
+    fn an_empty_list_moves_on_at_once() {
+        let s = each(json!([{ "id": "a", "type": "noop" }]));
+        let mut st = start(&s);
+        let trail = run(&s, &mut st, expand(0, 1));
+        assert_eq!(trail.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["each", "after"]);
+        assert_eq!(st.context["steps"]["each"], json!([]));
+    }
+
+    #[test]
+    fn a_failing_item_fails_the_run_unless_caught_in_the_body() {
+        let s = each(json!([{ "id": "a", "type": "noop" }]));
+        let mut st = start(&s);
+        let mut inner = expand(3, 1);
+        run(&s, &mut st, |step, item| {
+            if item == Some(1) {
+                StepResult::Err { message: "boom".into(), retryable: false }
+            } else {
+                inner(step, item)
+            }
+        });
+        assert_eq!((st.status, st.error.as_deref()), (Status::Failed, Some("step `a`: boom")));
+
+        let s = each(json!([{ "id": "a", "type": "noop", "onError": "end" }, { "id": "b", "type": "noop" }]));
+        let mut st = start(&s);
+        let mut inner = expand(2, 1);
+        let trail = run(&s, &mut st, |step, item| {
+            if step.id == "a" && item == Some(0) {
+                StepResult::Err { message: "boom".into(), retryable: false }
+            } else {
+                inner(step, item)
+            }
+        });
+        assert_eq!(st.status, Status::Completed);
+        // Item 0 ended at its handler (`end`), item 1 ran both steps.
+        assert_eq!(trail.iter().filter(|t| t.0 == "b").count(), 1);
+        assert_eq!(st.context["steps"]["each"][0]["a"], json!({ "error": "boom" }));
+    }
+
+    #[test]
+    fn a_body_only_goes_forward() {
+        let s = each(json!([{ "id": "a", "type": "noop" }, { "id": "b", "type": "noop" }]));
+        let mut st = start(&s);
+        let mut inner = expand(1, 1);
+        run(&s, &mut st, |step, item| {
+            if step.id == "b" {
+                StepResult::Ok(Outcome::Branch { target: "a".into(), output: json!(null) })
+            } else {
+                inner(step, item)
+            }
+        });
+        assert_eq!(st.status, Status::Failed);
+        assert!(st.error.as_deref().is_some_and(|e| e.contains("only goes forward")), "{:?}", st.error);
+    }
+
+    #[test]
+    fn outputs_past_the_cap_fail_the_step() {
+        let s = each(json!([{ "id": "a", "type": "noop" }]));
+        let mut st = start(&s);
+        let big = "x".repeat(300 * 1024);
+        run(&s, &mut st, |step, _| {
+            if step.id == "each" {
+                StepResult::Expand { items: vec![json!(1); 10], concurrency: 1 }
+            } else {
+                StepResult::Ok(Outcome::Done(json!(big)))
+            }
+        });
+        assert_eq!(st.status, Status::Failed);
+        assert_eq!(
+            st.error.as_deref(),
+            Some("step `each`: the outputs of its items passed 1024 KiB after 4 items")
+        );
+    }
+
+    #[test]
+    fn body_attempts_count_against_the_step_budget() {
+        let mut s = each(json!([{ "id": "a", "type": "noop" }]));
+        s.max_steps = Some(4);
+        let mut st = start(&s);
+        run(&s, &mut st, expand(10, 1));
+        assert_eq!(st.status, Status::Failed);
+        assert_eq!(st.position.attempts, 4);
+    }
+}
+
+#[cfg(test)]
 mod budget_tests {
     use super::*;
 
@@ -814,11 +1184,11 @@ mod budget_tests {
             Some(4),
         );
         let mut st = start(&s);
-        assert_eq!(st.position.visit("a"), 1);
+        assert_eq!(st.position.visit("a", None), 1);
         step_once(&s, &mut st, 1_000, StepResult::Err { message: "x".into(), retryable: true });
-        assert_eq!((st.position.visit("a"), st.position.top.attempt), (1, 2));
+        assert_eq!((st.position.visit("a", None), st.position.top.attempt), (1, 2));
         step_once(&s, &mut st, 1_000, StepResult::Ok(Outcome::Done(json!(1))));
-        assert_eq!((st.position.visit("a"), st.position.top.attempt), (2, 1));
+        assert_eq!((st.position.visit("a", None), st.position.top.attempt), (2, 1));
     }
 
     #[test]

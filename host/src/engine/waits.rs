@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_core::flow::{
-    self, APPROVAL, Approval, MAX_KEY_BYTES, MAX_TEXT_BYTES, WAIT_FOR_EVENT, WaitForEvent,
+    self, APPROVAL, Approval, ForEach, MAX_KEY_BYTES, MAX_TEXT_BYTES, WAIT_FOR_EVENT, WaitForEvent,
 };
 
 use super::Engine;
@@ -32,8 +32,11 @@ pub(super) async fn load(engine: &Engine, run_id: &str, position: &mut Position)
     let found = rows::of_run(engine.store.pool(), run_id).await.map_err(|e| e.to_string())?;
     let waits: Waits = found.into_iter().map(|w| (w.step_id.clone(), w)).collect();
     for cursor in std::iter::once(&mut position.top).chain(position.branches.iter_mut()) {
-        let delivered =
-            cursor.step.as_ref().and_then(|s| waits.get(s)).is_some_and(|w| w.delivered_at.is_some());
+        let delivered = cursor
+            .step
+            .as_ref()
+            .and_then(|s| waits.get(&key(s, cursor.item)))
+            .is_some_and(|w| w.delivered_at.is_some());
         if cursor.waiting && delivered {
             cursor.waiting = false;
             cursor.wake_at = None;
@@ -42,12 +45,58 @@ pub(super) async fn load(engine: &Engine, run_id: &str, position: &mut Position)
     Ok(waits)
 }
 
+/// The key of a step's wait: its id, with the item's position inside a
+/// `for-each` body (where several items may wait at the same step).
+pub(super) fn key(step_id: &str, item: Option<usize>) -> String {
+    match item {
+        Some(i) => format!("{step_id}#{i}"),
+        None => step_id.to_owned(),
+    }
+}
+
+/// The first attempt of a `for-each` step: renders its items.
+pub(super) fn expand<C: serde::Serialize>(engine: &Engine, step: &StepDef, context: &C) -> StepResult {
+    let fail = |message: String| StepResult::Err { message, retryable: false };
+    let config = match engine.templates.render(&step.config, context, None) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    let c: ForEach = match parse(&config) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let max = c.max_items.unwrap_or(flow::DEFAULT_MAX_ITEMS).min(flow::MAX_ITEMS) as usize;
+    let items = match c.items {
+        Value::Array(items) => items,
+        // A missing list is an empty one: there is nothing to do.
+        Value::Null => Vec::new(),
+        other => {
+            let kind = match other {
+                Value::Object(_) => "an object",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                _ => "a boolean",
+            };
+            return fail(format!("config field `items` is {kind}, and a for-each needs a list"));
+        }
+    };
+    if items.len() > max {
+        return fail(format!(
+            "config field `items` holds {} items, more than its maxItems of {max}",
+            items.len()
+        ));
+    }
+    let concurrency = c.concurrency.unwrap_or(1).clamp(1, flow::MAX_EACH_CONCURRENCY) as usize;
+    StepResult::Expand { items, concurrency }
+}
+
 /// One attempt of an engine waiting step, and the change it makes to the
-/// run's waits.
+/// run's waits; `key` names its wait (see [`key`]).
 pub(super) fn attempt<C: serde::Serialize>(
     engine: &Engine,
     run_id: &str,
     step: &StepDef,
+    key: &str,
     context: &C,
     waits: &Waits,
     now: u64,
@@ -58,8 +107,8 @@ pub(super) fn attempt<C: serde::Serialize>(
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    match waits.get(&step.id) {
-        None => match begin(run_id, step, &config, now) {
+    match waits.get(key) {
+        None => match begin(run_id, step, key, &config, now) {
             Ok((row, note)) => {
                 let until = row.expires_at.map(|t| t as u64);
                 (StepResult::Suspend { until, note }, Some(WaitOp::Put(Box::new(row))))
@@ -68,10 +117,10 @@ pub(super) fn attempt<C: serde::Serialize>(
         },
         Some(wait) if wait.delivered_at.is_some() => {
             let result = take(step, &config, wait);
-            (result, Some(WaitOp::Remove(step.id.clone())))
+            (result, Some(WaitOp::Remove(key.to_owned())))
         }
         Some(wait) if wait.expires_at.is_some_and(|t| t as u64 <= now) => {
-            (give_up(step, &config, wait), Some(WaitOp::Expire(step.id.clone())))
+            (give_up(step, &config, wait), Some(WaitOp::Expire(key.to_owned())))
         }
         // Woken before its time with nothing delivered: wait on.
         Some(wait) => {
@@ -94,10 +143,16 @@ fn expiry(timeout: Option<&str>, now: u64) -> Result<Option<i64>, String> {
 }
 
 /// The wait row of a step that starts waiting, and what the log says of it.
-fn begin(run_id: &str, step: &StepDef, config: &Value, now: u64) -> Result<(WaitRow, Value), String> {
+fn begin(
+    run_id: &str,
+    step: &StepDef,
+    key: &str,
+    config: &Value,
+    now: u64,
+) -> Result<(WaitRow, Value), String> {
     let mut row = WaitRow {
         run_id: run_id.to_owned(),
-        step_id: step.id.clone(),
+        step_id: key.to_owned(),
         kind: String::new(),
         event: None,
         event_path: String::new(),
