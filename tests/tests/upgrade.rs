@@ -8,7 +8,7 @@
 //! completed. PostgreSQL support came later, so there is no earlier
 //! PostgreSQL database to keep: the test lets a host of this build put runs to
 //! sleep, stops it, and takes the database back to the earlier schema (drops
-//! what `0008` to `0010` made and their rows in `_sqlx_migrations`). Either way the test
+//! what `0008` to `0011` made and their rows in `_sqlx_migrations`). Either way the test
 //! first checks the database has exactly the tables and columns that `0001` to
 //! `0007` alone make, applied by sqlx to a second database; then a host of this
 //! build opens it.
@@ -98,7 +98,7 @@ fn sqlite_fixture() -> Arc<tempfile::TempDir> {
 }
 
 /// A PostgreSQL database at the earlier schema with three runs asleep: made
-/// by this build, then stripped of what `0008` to `0010` added.
+/// by this build, then stripped of what `0008` to `0011` added.
 async fn postgres_earlier() -> (Arc<tempfile::TempDir>, Earlier) {
     let mut host = Host::start();
     let workflow = host
@@ -119,9 +119,11 @@ async fn postgres_earlier() -> (Arc<tempfile::TempDir>, Earlier) {
         host.wait_for(run, "WAITING", T).await;
     }
     assert!(tokio::task::block_in_place(|| host.terminate()).is_some_and(|s| s.success()));
-    // What 0010 added, then 0009, then 0008.
+    // What 0011 added, then 0010, then 0009, then 0008.
     let mut downgrade = String::from(
-        "DROP TABLE run_waits;\nDROP TABLE wait_paths;\nDROP INDEX workflow_runs_slots;\nDROP INDEX workflow_runs_admitted;\n\
+        "DROP INDEX workflow_runs_parent;\nALTER TABLE workflow_runs DROP COLUMN \"parentRunId\";\n\
+         ALTER TABLE workflow_runs DROP COLUMN \"parentStep\";\nALTER TABLE workflow_runs DROP COLUMN \"callDepth\";\n\
+         DROP TABLE run_waits;\nDROP TABLE wait_paths;\nDROP INDEX workflow_runs_slots;\nDROP INDEX workflow_runs_admitted;\n\
          ALTER TABLE workflows DROP COLUMN concurrency;\nALTER TABLE workflow_runs DROP COLUMN \"concurrencyKey\";\n\
          ALTER TABLE workflow_runs DROP COLUMN \"concurrencyLimit\";\nALTER TABLE workflow_runs DROP COLUMN queued;\n\
          DROP INDEX workflow_runs_finished;\nDROP INDEX notifications_read;\nALTER TABLE workflows DROP COLUMN retention;\nALTER TABLE workflows DROP COLUMN timeout;\n",
@@ -175,7 +177,7 @@ async fn a_database_of_an_earlier_weft_upgrades_with_its_waiting_runs_and_they_c
 
     let host = tokio::task::block_in_place(|| Host::start_in(dir, &weft_tests::Options::default()));
     let applied = host.sql_value("SELECT CAST(MAX(version) AS TEXT) FROM _sqlx_migrations").await;
-    assert_eq!(applied.as_deref(), Some("10"), "the new migrations were applied");
+    assert_eq!(applied.as_deref(), Some("11"), "the new migrations were applied");
     if !postgres {
         // Made before incremental auto-vacuum: one full VACUUM switched it on, said in the log.
         let mode = host.sql_value("SELECT CAST(auto_vacuum AS TEXT) FROM pragma_auto_vacuum").await;

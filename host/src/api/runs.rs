@@ -191,6 +191,9 @@ pub struct RunView {
     /// Its concurrency key, when its workflow has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     concurrency_key: Option<String>,
+    /// The run whose `call-workflow` step started this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_run_id: Option<String>,
     /// The definition the run started with (with its logs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -237,6 +240,7 @@ pub fn view(run: &RunRow, logs: Option<&[LogRow]>) -> RunView {
         wake_at: run.wake_at.filter(|_| run.status == RunStatus::Waiting).map(|t| iso(t as u64)),
         queued: run.queued == 1 && run.status == RunStatus::Pending,
         concurrency_key: run.concurrency_key.clone(),
+        parent_run_id: run.parent_run_id.clone(),
         definition: logs.and_then(|_| serde_json::from_str(&run.definition).ok()),
         logs: logs.map(|rows| rows.iter().map(|l| log_view(l, RESULT_INLINE_BYTES)).collect()),
     }

@@ -89,7 +89,12 @@ async fn list(State(state): State<AppState>) -> Json<StepTypes> {
         config_schema: Value::Null,
         targets: Vec::new(),
     }];
-    for step_type in [weft_core::flow::WAIT_FOR_EVENT, weft_core::flow::APPROVAL] {
+    for step_type in [
+        weft_core::flow::FOR_EACH,
+        weft_core::flow::WAIT_FOR_EVENT,
+        weft_core::flow::APPROVAL,
+        weft_core::flow::CALL_WORKFLOW,
+    ] {
         let schema = weft_core::flow::config_schema(step_type).unwrap_or(Value::Null);
         data.push(StepType {
             step_type: step_type.to_owned(),

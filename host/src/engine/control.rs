@@ -40,17 +40,16 @@ impl Engine {
     /// interrupted and its result dropped (another host's driver finds its
     /// next write refused).
     pub async fn cancel_run(&self, id: &str) -> Result<(), ControlError> {
-        if runs::cancel(self.store.pool(), id, &new_id(), now_ms() as i64).await? {
+        let cancelled = runs::cancel(self.store.pool(), id, &new_id(), now_ms() as i64).await?;
+        if !cancelled.is_empty() {
             self.store.run_changed();
-            if let Ok(Some(run)) = runs::get(self.store.pool(), id).await {
+            for run in &cancelled {
                 crate::metrics::run_finished(&run.workflow_id, RunStatus::Cancelled.as_str());
-                if run.concurrency_key.is_some() {
-                    // Its slot went to the next queued run.
-                    self.nudge();
-                }
+                self.interrupt(&run.id);
+                self.store.signals().send(Signal::Cancel(run.id.clone()));
             }
-            self.interrupt(id);
-            self.store.signals().send(Signal::Cancel(id.to_owned()));
+            // A slot given on, or a parent told its child was cancelled.
+            self.nudge();
             return Ok(());
         }
         let run = self.run_row(id).await?;

@@ -17,6 +17,7 @@ use crate::store::commit::{WaitOp, Write};
 use crate::store::ids::{new_id, now_ms};
 use crate::store::runs::{self, LogRow, RunRow};
 use crate::store::signals::Signal;
+use weft_core::flow::CALL_WORKFLOW;
 
 /// How long a run whose task failed stays unclaimed before any host may try
 /// it again, ms: long enough that a run whose writes keep failing does not
@@ -122,6 +123,11 @@ async fn drive(
                         if weft_core::flow::is_engine_step(&step.step_type) {
                             let context = attempt_context(snapshot, row, state, step, *attempt, item);
                             let key = super::waits::key(&step.id, item);
+                            if step.step_type == CALL_WORKFLOW && !waits.contains_key(&key) {
+                                let (result, op) =
+                                    super::waits::call(engine, row, step, &key, &context, now).await;
+                                return (result, None, op);
+                            }
                             let (result, op) =
                                 super::waits::attempt(engine, &row.id, step, &key, &context, waits, now);
                             return (result, None, op);
@@ -154,7 +160,7 @@ async fn drive(
                     };
                     if let Some(op) = op {
                         match &op {
-                            WaitOp::Put(wait) => {
+                            WaitOp::Put(wait) | WaitOp::Call { wait, .. } => {
                                 waits.insert(wait.step_id.clone(), (**wait).clone());
                             }
                             WaitOp::Remove(id) | WaitOp::Expire(id) => {
@@ -214,6 +220,13 @@ async fn drive(
         let holding = state.status == Status::Running;
         row.lease_owner = holding.then(|| engine.config.node_id.clone());
         row.lease_until = holding.then(|| now + engine.config.lease.as_millis() as i64);
+        let calls: Vec<String> = wait_ops
+            .iter()
+            .filter_map(|op| match op {
+                WaitOp::Call { child, .. } => Some(child.workflow_id.clone()),
+                _ => None,
+            })
+            .collect();
         let applied = engine
             .committer
             .commit(Write::Advance {
@@ -231,10 +244,17 @@ async fn drive(
             return Ok(Ended::Gone);
         }
         written.extend(logs);
+        if !calls.is_empty() {
+            for workflow in &calls {
+                crate::metrics::run_started(workflow);
+            }
+            // The child runs it started wait, unclaimed, for a scheduler.
+            engine.nudge();
+        }
         if row.status.is_final() {
             crate::metrics::run_finished(&row.workflow_id, row.status.as_str());
-            if row.concurrency_key.is_some() {
-                // Its commit gave its slot to the next queued run, if any.
+            // Its commit gave its slot to the next queued run, or woke its parent.
+            if row.concurrency_key.is_some() || row.parent_run_id.is_some() {
                 engine.nudge();
             }
         }

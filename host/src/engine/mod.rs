@@ -377,6 +377,9 @@ impl Engine {
             queued: i64::from(!leased),
             concurrency_limit: slot.as_ref().map(|(_, limit)| *limit),
             concurrency_key: slot.map(|(key, _)| key),
+            parent_run_id: None,
+            parent_step: None,
+            call_depth: 0,
         };
         Ok((run, snapshot))
     }

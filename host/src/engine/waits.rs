@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_core::flow::{
-    self, APPROVAL, Approval, ForEach, MAX_KEY_BYTES, MAX_TEXT_BYTES, WAIT_FOR_EVENT, WaitForEvent,
+    self, APPROVAL, Approval, CALL_WORKFLOW, CallWorkflow, ForEach, MAX_KEY_BYTES, MAX_TEXT_BYTES,
+    WAIT_FOR_EVENT, WaitForEvent,
 };
 
 use super::Engine;
@@ -17,7 +18,9 @@ use super::definition::StepDef;
 use super::machine::{Position, StepResult};
 use crate::runtime::Outcome;
 use crate::store::commit::WaitOp;
+use crate::store::runs::RunRow;
 use crate::store::waits::{self as rows, WaitRow};
+use crate::store::workflows;
 
 /// A run's waits, by step id, as read when its driver took it.
 pub(super) type Waits = HashMap<String, WaitRow>;
@@ -88,6 +91,85 @@ pub(super) fn expand<C: serde::Serialize>(engine: &Engine, step: &StepDef, conte
     }
     let concurrency = c.concurrency.unwrap_or(1).clamp(1, flow::MAX_EACH_CONCURRENCY) as usize;
     StepResult::Expand { items, concurrency }
+}
+
+/// The first attempt of a `call-workflow` step: prepares the child run,
+/// which its move inserts (unclaimed) with the step's wait.
+pub(super) async fn call<C: serde::Serialize>(
+    engine: &Engine,
+    parent: &RunRow,
+    step: &StepDef,
+    key: &str,
+    context: &C,
+    now: u64,
+) -> (StepResult, Option<WaitOp>) {
+    let fail = |message: String| (StepResult::Err { message, retryable: false }, None);
+    let config = match engine.templates.render(&step.config, context, None) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    let c: CallWorkflow = match parse(&config) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let depth = parent.call_depth + 1;
+    if depth > i64::from(flow::MAX_CALL_DEPTH) {
+        return fail(format!(
+            "the child run would be {depth} calls deep, and calls nest at most {} deep",
+            flow::MAX_CALL_DEPTH
+        ));
+    }
+    let pool = engine.store.pool();
+    let found = match workflows::get(pool, &c.workflow).await {
+        Ok(Some(workflow)) => Ok(vec![workflow]),
+        Ok(None) => workflows::by_name(pool, &c.workflow).await,
+        Err(e) => Err(e),
+    };
+    let workflow = match found {
+        Ok(mut found) if found.len() == 1 => found.remove(0),
+        Ok(found) if found.is_empty() => {
+            return fail(format!(
+                "config field `workflow`: no workflow has the id or the name {:?}",
+                c.workflow
+            ));
+        }
+        Ok(_) => {
+            return fail(format!(
+                "config field `workflow`: several workflows are named {:?}; name one by its id",
+                c.workflow
+            ));
+        }
+        Err(e) => return (StepResult::Err { message: format!("storage error: {e}"), retryable: true }, None),
+    };
+    let (mut child, _) = match engine.prepare_run(&workflow, c.input) {
+        Ok(prepared) => prepared,
+        Err(e) => return fail(format!("the child run cannot start: {e}")),
+    };
+    // Unclaimed: any host's scheduler takes it once the move commits.
+    child.lease_owner = None;
+    child.lease_until = None;
+    child.claim_count = 0;
+    child.parent_run_id = Some(parent.id.clone());
+    child.parent_step = Some(key.to_owned());
+    child.call_depth = depth;
+    let wait = WaitRow {
+        run_id: parent.id.clone(),
+        step_id: key.to_owned(),
+        kind: rows::CHILD.to_owned(),
+        event: None,
+        event_path: String::new(),
+        correlation_key: child.id.clone(),
+        message: None,
+        created_at: now as i64,
+        expires_at: None,
+        delivery: None,
+        delivered_at: None,
+    };
+    let note = json!({ "childRunId": child.id, "workflowId": workflow.id, "workflowName": workflow.name });
+    (
+        StepResult::Suspend { until: None, note },
+        Some(WaitOp::Call { wait: Box::new(wait), child: Box::new(child) }),
+    )
 }
 
 /// One attempt of an engine waiting step, and the change it makes to the
@@ -220,6 +302,20 @@ fn take(step: &StepDef, config: &Value, wait: &WaitRow) -> StepResult {
         Ok(value) => value.unwrap_or(Value::Null),
         Err(e) => return StepResult::Err { message: format!("stored delivery: {e}"), retryable: false },
     };
+    if step.step_type == CALL_WORKFLOW {
+        return match delivery["status"].as_str() {
+            Some("COMPLETED") => StepResult::Ok(Outcome::Done(delivery)),
+            status => {
+                let child = delivery["runId"].as_str().unwrap_or("?");
+                let status = status.unwrap_or("?").to_lowercase();
+                let message = match delivery["error"].as_str() {
+                    Some(error) => format!("child run {child} {status}: {error}"),
+                    None => format!("child run {child} {status}"),
+                };
+                StepResult::Err { message, retryable: false }
+            }
+        };
+    }
     if step.step_type != APPROVAL || delivery["decision"] == "approved" {
         return StepResult::Ok(Outcome::Done(delivery));
     }

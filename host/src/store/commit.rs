@@ -48,6 +48,13 @@ pub enum Write {
 pub enum WaitOp {
     /// A step starts waiting.
     Put(Box<WaitRow>),
+    /// A `call-workflow` step starts waiting for the child run it starts.
+    Call {
+        /// Its wait, keyed by the child's id.
+        wait: Box<WaitRow>,
+        /// The child run, unclaimed.
+        child: Box<RunRow>,
+    },
     /// A step took its delivery and went on.
     Remove(String),
     /// A step gives up at its timeout: the move applies only if no delivery
@@ -289,9 +296,22 @@ async fn apply_waits(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<
     if run.status.is_final() && run.concurrency_key.is_some() {
         runs::fill_slots(tx, run).await?;
     }
+    if run.status.is_final()
+        && let (Some(parent), Some(step)) = (&run.parent_run_id, &run.parent_step)
+    {
+        let end = child_end(run);
+        waits::deliver_child(tx, parent, step, &end, run.updated_at).await?;
+    }
     for op in ops {
         match op {
             WaitOp::Put(row) => waits::put(tx, row).await?,
+            WaitOp::Call { wait, child } => {
+                waits::put(tx, wait).await?;
+                runs::insert(tx, child).await?;
+                if child.queued == 1 {
+                    runs::fill_slots(tx, child).await?;
+                }
+            }
             WaitOp::Remove(step) => waits::remove(tx, &run.id, step).await?,
             WaitOp::Clear => waits::clear(tx, &run.id).await?,
             WaitOp::Recheck => waits::wake_if_delivered(tx, &run.id, run.updated_at).await?,
@@ -299,6 +319,16 @@ async fn apply_waits(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<
         }
     }
     Ok(())
+}
+
+/// What a child run's end tells its parent: its status, its `vars` (its
+/// result) and its error.
+fn child_end(run: &RunRow) -> serde_json::Value {
+    let vars = serde_json::from_str::<serde_json::Value>(&run.context)
+        .ok()
+        .and_then(|mut context| context.get_mut("vars").map(serde_json::Value::take))
+        .unwrap_or(serde_json::Value::Null);
+    serde_json::json!({ "runId": run.id, "status": run.status.as_str(), "vars": vars, "error": run.error })
 }
 
 impl Write {

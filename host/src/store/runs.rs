@@ -46,6 +46,12 @@ pub struct RunRow {
     pub concurrency_limit: Option<i64>,
     /// 1 while the run waits PENDING for a slot of its key.
     pub queued: i64,
+    /// The run whose `call-workflow` step started this one.
+    pub parent_run_id: Option<String>,
+    /// That step's wait, which this run's end is delivered to.
+    pub parent_step: Option<String>,
+    /// Calls between this run and a run nobody called (0 for that one).
+    pub call_depth: i64,
 }
 
 /// One log row.
@@ -76,7 +82,7 @@ pub struct LogRow {
     pub peak_memory_bytes: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\", \"concurrencyKey\", \"concurrencyLimit\", queued";
+pub(crate) const COLUMNS: &str = "id, \"workflowId\", status, context, \"currentStep\", \"startedAt\", \"finishedAt\", error, definition, position, \"wakeAt\", \"leaseOwner\", \"leaseUntil\", \"updatedAt\", \"claimCount\", \"concurrencyKey\", \"concurrencyLimit\", queued, \"parentRunId\", \"parentStep\", \"callDepth\"";
 
 impl RunRow {
     /// A row that only names a run (the rest empty), for code that needs a
@@ -101,6 +107,9 @@ impl RunRow {
             concurrency_key: None,
             concurrency_limit: None,
             queued: 0,
+            parent_run_id: None,
+            parent_step: None,
+            call_depth: 0,
         }
     }
 }
@@ -109,7 +118,7 @@ impl RunRow {
 pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
     on_tx!(tx, |c| {
         sqlx::query(&format!(
-        "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        "INSERT INTO workflow_runs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ))
     .bind(&run.id)
     .bind(&run.workflow_id)
@@ -129,6 +138,9 @@ pub async fn insert(tx: &mut Tx, run: &RunRow) -> sqlx::Result<()> {
     .bind(&run.concurrency_key)
     .bind(run.concurrency_limit)
     .bind(run.queued)
+    .bind(&run.parent_run_id)
+    .bind(&run.parent_step)
+    .bind(run.call_depth)
     .execute(&mut *c)
     .await
     .map(|_| ())
@@ -646,31 +658,68 @@ pub async fn release(pool: &Pool, id: &str, claim: i64, free_at: Option<i64>) ->
     })
 }
 
-/// Cancels an unfinished run and logs it, in one transaction; false when
-/// the run is unknown or already over. The cancel takes the run from whoever
-/// drives it: its claim changes, so their next write is refused.
-pub async fn cancel(pool: &Pool, id: &str, log_id: &str, now: i64) -> sqlx::Result<bool> {
+/// A run a cancel ended.
+#[derive(Debug, Clone)]
+pub struct Cancelled {
+    /// The run.
+    pub id: String,
+    /// Its workflow.
+    pub workflow_id: String,
+}
+
+/// Cancels an unfinished run and the unfinished runs it started with
+/// `call-workflow` (theirs too, and so on), and logs each, in one
+/// transaction; empty when the run is unknown or already over. A cancel
+/// takes each run from whoever drives it: its claim changes, so their next
+/// write is refused. A child run cancelled on its own tells its parent.
+pub async fn cancel(pool: &Pool, id: &str, log_id: &str, now: i64) -> sqlx::Result<Vec<Cancelled>> {
     let mut tx = pool.begin().await?;
-    type Cancelled = (Option<String>, String, Option<String>, Option<i64>);
-    let step: Option<Cancelled> = on_tx!(&mut tx, |c| {
-        sqlx::query_as(
-            "UPDATE workflow_runs SET status = 'CANCELLED', \"finishedAt\" = $1, \"updatedAt\" = $1, \"wakeAt\" = NULL, \
-             \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1 \
-             WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'WAITING') \
-             RETURNING \"currentStep\", \"workflowId\", \"concurrencyKey\", \"concurrencyLimit\"",
-        )
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await?
-    });
-    let Some((step, workflow_id, concurrency_key, concurrency_limit)) = step else { return Ok(false) };
-    super::waits::clear(&mut tx, id).await?;
-    let slot = RunRow { workflow_id, concurrency_key, concurrency_limit, ..RunRow::named(id) };
-    fill_slots(&mut tx, &slot).await?;
-    insert_run_log(&mut tx, id, log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
+    let mut done = Vec::new();
+    let mut todo = vec![(id.to_owned(), log_id.to_owned())];
+    while let Some((id, log_id)) = todo.pop() {
+        type Row = (Option<String>, String, Option<String>, Option<i64>, Option<String>, Option<String>);
+        let found: Option<Row> = on_tx!(&mut tx, |c| {
+            sqlx::query_as(
+                "UPDATE workflow_runs SET status = 'CANCELLED', \"finishedAt\" = $1, \"updatedAt\" = $1, \"wakeAt\" = NULL, \
+                 \"leaseOwner\" = NULL, \"leaseUntil\" = NULL, \"claimCount\" = \"claimCount\" + 1 \
+                 WHERE id = $2 AND status IN ('PENDING', 'RUNNING', 'WAITING') \
+                 RETURNING \"currentStep\", \"workflowId\", \"concurrencyKey\", \"concurrencyLimit\", \"parentRunId\", \"parentStep\"",
+            )
+            .bind(now)
+            .bind(&id)
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let Some((step, workflow_id, concurrency_key, concurrency_limit, parent, parent_step)) = found else {
+            continue;
+        };
+        super::waits::clear(&mut tx, &id).await?;
+        let slot = RunRow {
+            workflow_id: workflow_id.clone(),
+            concurrency_key,
+            concurrency_limit,
+            ..RunRow::named(&id)
+        };
+        fill_slots(&mut tx, &slot).await?;
+        insert_run_log(&mut tx, &id, &log_id, step.as_deref().unwrap_or(""), "cancelled", None, now).await?;
+        if let (Some(parent), Some(parent_step)) = (parent, parent_step) {
+            let end =
+                serde_json::json!({ "runId": id, "status": "CANCELLED", "vars": null, "error": "cancelled" });
+            super::waits::deliver_child(&mut tx, &parent, &parent_step, &end, now).await?;
+        }
+        let children: Vec<String> = on_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
+                "SELECT id FROM workflow_runs WHERE \"parentRunId\" = $1 AND status IN ('PENDING', 'RUNNING', 'WAITING') ORDER BY id",
+            )
+            .bind(&id)
+            .fetch_all(&mut *c)
+            .await?
+        });
+        todo.extend(children.into_iter().map(|child| (child, super::ids::new_id())));
+        done.push(Cancelled { id, workflow_id });
+    }
     tx.commit().await?;
-    Ok(true)
+    Ok(done)
 }
 
 /// Puts the FAILED run `run` back to PENDING at its failed step, with

@@ -15,6 +15,8 @@ use super::{Pool, Tx};
 pub const EVENT: &str = "event";
 /// `kind` of an `approval` row.
 pub const APPROVAL: &str = "approval";
+/// `kind` of a `call-workflow` row, whose `correlationKey` is the child run.
+pub const CHILD: &str = "child";
 
 /// A waiting step.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -218,6 +220,37 @@ pub async fn deliver_event(
     };
     wake(tx, &delivered, now).await?;
     Ok((delivered, claimed))
+}
+
+/// Delivers a child run's end to the `call-workflow` wait `step` of its
+/// parent, and wakes the parent; nothing when that wait is gone (the parent
+/// ended, or was retried and called another child).
+pub async fn deliver_child(
+    tx: &mut Tx,
+    parent: &str,
+    step: &str,
+    end: &serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
+    let child = end["runId"].as_str().unwrap_or_default();
+    let reached: Option<Delivered> = on_tx!(tx, |c| {
+        sqlx::query_as(
+            "UPDATE run_waits SET delivery = $1, \"deliveredAt\" = $2 \
+             WHERE \"runId\" = $3 AND \"stepId\" = $4 AND kind = 'child' AND \"correlationKey\" = $5 AND \"deliveredAt\" IS NULL \
+             RETURNING \"runId\", \"stepId\"",
+        )
+        .bind(end.to_string())
+        .bind(now)
+        .bind(parent)
+        .bind(step)
+        .bind(child)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    match reached {
+        Some(delivered) => wake(tx, std::slice::from_ref(&delivered), now).await,
+        None => Ok(()),
+    }
 }
 
 /// Records a decision on the approval `step` of `run_id` (the only one

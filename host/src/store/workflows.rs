@@ -129,6 +129,16 @@ pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
     })
 }
 
+/// Up to two workflows named `name` (two say the name is ambiguous).
+pub async fn by_name(pool: &Pool, name: &str) -> sqlx::Result<Vec<WorkflowRow>> {
+    on_pool!(pool, |p| {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE name = $1 ORDER BY id LIMIT 2"))
+            .bind(name)
+            .fetch_all(p)
+            .await
+    })
+}
+
 /// A page of workflows, newest first, optionally with one status.
 pub async fn list(
     pool: &Pool,
