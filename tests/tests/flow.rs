@@ -299,4 +299,56 @@ async fn cancelling_a_parent_cancels_its_children_and_a_cancelled_child_fails_it
     let done = host.wait_for(&run, "COMPLETED", T).await;
     assert_eq!(done["context"]["steps"]["call"]["status"], "COMPLETED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_wait_on_their_own_inside_a_for_each() {
+    let host = Host::start();
+    let workflow = host
+        .create_active(json!({
+            "name": "Per refund", "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "each", "type": "for-each", "config": { "items": "{{ event.refunds }}", "concurrency": 2 },
+                  "steps": [{ "id": "ok", "type": "approval", "config": { "message": "Refund {{ item }} EUR?" } }] }
+            ]
+        }))
+        .await;
+    let run = host.trigger(&workflow, json!({ "refunds": [10, 20] })).await;
+    host.wait_for(&run, "WAITING", T).await;
+    let mut steps = Vec::new();
+    for _ in 0..100 {
+        let (_, inbox) = host.get("/api/approvals").await;
+        steps = inbox["data"].as_array().expect("data").iter().map(|a| (a["step"].as_str().unwrap_or("").to_owned(), a["message"].clone())).collect();
+        if steps.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    steps.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(steps, [("ok#0".to_owned(), json!("Refund 10 EUR?")), ("ok#1".to_owned(), json!("Refund 20 EUR?"))]);
+    // Two wait: a decision must say which.
+    let (status, body) = host.post(&format!("/api/workflow-runs/{run}/approve"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = host.post(&format!("/api/workflow-runs/{run}/reject"), json!({ "step": "ok#1", "comment": "no" })).await;
+    assert_eq!(status, 200, "{body}");
+    let failed = host.wait_for(&run, "FAILED", T).await;
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("rejected by")), "{failed}");
+
+    let run = host.trigger(&workflow, json!({ "refunds": [1, 2] })).await;
+    host.wait_for(&run, "WAITING", T).await;
+    for step in ["ok#1", "ok#0"] {
+        let mut answer = (0, Value::Null);
+        for _ in 0..100 {
+            answer = host.post(&format!("/api/workflow-runs/{run}/approve"), json!({ "step": step })).await;
+            if answer.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(answer.0, 200, "{}", answer.1);
+    }
+    let done = host.wait_for(&run, "COMPLETED", T).await;
+    let decisions: Vec<&str> =
+        done["context"]["steps"]["each"].as_array().expect("list").iter().filter_map(|i| i["ok"]["decision"].as_str()).collect();
+    assert_eq!(decisions, ["approved", "approved"]);
+}
 }
