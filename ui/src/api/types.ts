@@ -66,6 +66,8 @@ export interface Step {
   retry?: RetryPolicy;
   limits?: StepLimits;
   branches?: Step[][];
+  /** The body of a `for-each` step. */
+  steps?: Step[];
 }
 
 export interface Position {
@@ -138,6 +140,8 @@ export interface RunView {
   finishedAt: string | null;
   error: string | null;
   wakeAt: string | null;
+  /** The run whose `call-workflow` step started this one. */
+  parentRunId?: string;
   /** The run's snapshot of the workflow (no trigger, no layout). */
   definition?: RunDefinition;
   logs?: LogView[];

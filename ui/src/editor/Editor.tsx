@@ -10,7 +10,7 @@ import { StatusBadge } from '../components/Status';
 import { RoleButton, RoleNote } from '../components/RoleButton';
 import { NEEDS } from '../api/roles';
 import { isDirty, useEditor } from './store';
-import { addStep, findStep, newStep } from './model';
+import { addStep, childLists, findStep, isGroupType, newStep } from './model';
 import Canvas from './Canvas';
 import { Inspector } from './Inspector';
 import { Palette } from './Palette';
@@ -169,13 +169,18 @@ export default function Editor() {
     const store = useEditor.getState();
     const step = newStep(store.def, type);
     const sel = store.selection?.kind === 'step' ? findStep(store.def, store.selection.id) : undefined;
-    const into = sel?.type === 'parallel' ? { parent: sel.id, branch: Math.max((sel.branches?.length ?? 1) - 1, 0) } : {};
+    // Into the selected group (its last branch, or a for-each's body), unless
+    // the new step is a group itself: groups go at the top level only.
+    const into =
+      sel && isGroupType(sel.type) && !isGroupType(type)
+        ? { parent: sel.id, branch: Math.max(childLists(sel).length - 1, 0) }
+        : {};
     store.change(addStep(store.def, step, into));
     store.select({ kind: 'step', id: step.id });
   };
 
   const selectedParallel = useEditor((s) =>
-    s.selection?.kind === 'step' && findStep(s.def, s.selection.id)?.type === 'parallel' ? s.selection.id : null,
+    s.selection?.kind === 'step' && isGroupType(findStep(s.def, s.selection.id)?.type ?? '') ? s.selection.id : null,
   );
 
   if (loadError) {

@@ -10,6 +10,8 @@ import {
   addBranch,
   addStep,
   allSteps,
+  baseType,
+  childLists,
   findStep,
   newStep,
   removeSteps,
@@ -219,7 +221,7 @@ function StepInspector({ id }: { id: string }) {
         )}
         <FieldErrors errors={errors.filter((e) => e.field.startsWith('retry'))} />
       </fieldset>
-      {step.type === 'parallel' || step.branches ? (
+      {baseType(step.type) === 'parallel' || step.branches ? (
         <BranchEditor step={step} />
       ) : schema && typeof schema === 'object' ? (
         <fieldset className="field-group">
@@ -241,6 +243,7 @@ function StepInspector({ id }: { id: string }) {
       ) : (
         <ConfigJson step={step} onChange={(config) => set((s) => ({ ...s, config }), 'config')} errors={configErrors} />
       )}
+      {baseType(step.type) === 'for-each' && <BranchEditor step={step} />}
       <div className="actions">
         <button
           type="button"
@@ -302,11 +305,13 @@ function BranchEditor({ step }: { step: Step }) {
     setKindState(k);
   };
   const fid = useId();
-  const choices = types.map((t) => t.type);
-  const chosen = kind || choices.find((c) => c !== 'parallel') || choices[0] || '';
+  // A body or a branch holds no parallel or for-each step.
+  const choices = types.map((t) => t.type).filter((c) => c !== 'parallel' && c !== 'for-each');
+  const chosen = (choices.includes(kind) ? kind : '') || choices[0] || '';
+  const body = baseType(step.type) === 'for-each';
   return (
     <fieldset className="field-group">
-      <legend>Branches</legend>
+      <legend>{body ? 'Steps run for each item' : 'Branches'}</legend>
       <div className="field">
         <label htmlFor={`${fid}-kind`}>Step type to add</label>
         <select id={`${fid}-kind`} value={chosen} onChange={(e) => setKind(e.target.value)}>
@@ -318,10 +323,10 @@ function BranchEditor({ step }: { step: Step }) {
         </select>
       </div>
       <ol className="branches">
-        {(step.branches ?? []).map((b, i) => (
+        {(body ? [step.steps ?? []] : childLists(step)).map((b, i) => (
           <li key={i}>
             <span>
-              Branch {i + 1}: {b.length ? b.map((s) => s.id).join(', ') : 'empty'}
+              {body ? 'Each item' : `Branch ${i + 1}`}: {b.length ? b.map((s) => s.id).join(', ') : 'empty'}
             </span>
             <button
               type="button"
@@ -332,14 +337,16 @@ function BranchEditor({ step }: { step: Step }) {
                 select({ kind: 'step', id: s.id });
               }}
             >
-              Add step to branch {i + 1}
+              {body ? 'Add step to the body' : `Add step to branch ${i + 1}`}
             </button>
           </li>
         ))}
       </ol>
-      <button type="button" onClick={() => change(addBranch(def, step.id))}>
-        Add branch
-      </button>
+      {!body && (
+        <button type="button" onClick={() => change(addBranch(def, step.id))}>
+          Add branch
+        </button>
+      )}
     </fieldset>
   );
 }

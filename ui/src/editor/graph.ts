@@ -4,7 +4,7 @@
 
 import type { Edge, Node } from '@xyflow/react';
 import type { Definition, Position, Step, StepTypeView } from '../api/types';
-import { END, baseType, stepTypeOf } from './model';
+import { END, childLists, isGroupType, stepTypeOf } from './model';
 
 export const TRIGGER_NODE = '__trigger';
 export const END_NODE = '__end';
@@ -76,14 +76,15 @@ interface Size {
   height: number;
 }
 
-/** Size of a step's node; a parallel step is as big as its branches. */
+/** Size of a step's node; a parallel or for-each step is as big as what it holds. */
 function measure(step: Step, sizes: Map<string, Size>): Size {
-  if (baseType(step.type) !== 'parallel') {
+  if (!isGroupType(step.type)) {
     const s = { width: STEP_W, height: STEP_H };
     sizes.set(step.id, s);
     return s;
   }
-  const branches = step.branches?.length ? step.branches : [[]];
+  const held = childLists(step);
+  const branches = held.length ? held : [[]];
   let width = GROUP_PAD;
   let height = 0;
   for (const branch of branches) {
@@ -126,7 +127,7 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
     const visit = (list: Step[]) => {
       for (const s of list) {
         known.add(s.id);
-        for (const b of s.branches ?? []) visit(b);
+        for (const b of childLists(s)) visit(b);
       }
     };
     visit(def.steps);
@@ -164,7 +165,7 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
       const targets = info?.targets ?? [];
       const errors = errorsByStep.get(s.id) ?? 0;
       const state = states?.get(s.id);
-      const isGroup = baseType(s.type) === 'parallel';
+      const isGroup = isGroupType(s.type);
       const size = sizes.get(s.id)!;
       const m = isGroup ? size : measured.get(s.id);
       const isSelected = selected === s.id;
@@ -188,7 +189,8 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
           if (isGroup) {
             const columns: { x: number; width: number }[] = [];
             let x = GROUP_PAD;
-            for (const b of s.branches?.length ? s.branches : [[]]) {
+            const held = childLists(s);
+            for (const b of held.length ? held : [[]]) {
               const w = Math.max(STEP_W, ...b.map((c) => sizes.get(c.id)!.width));
               columns.push({ x, width: w });
               x += w + GAP_X;
@@ -204,7 +206,7 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
       );
       if (isGroup) {
         let x = GROUP_PAD;
-        (s.branches ?? []).forEach((branch, bi) => {
+        childLists(s).forEach((branch, bi) => {
           const w = Math.max(STEP_W, ...branch.map((c) => sizes.get(c.id)!.width));
           let y = GROUP_HEAD;
           zones.push({ parent: s.id, branch: bi, x: absolute.x + x, y: absolute.y, width: w, height: size.height });
@@ -282,7 +284,7 @@ export function makeGraphBuilder(): (input: GraphInput) => Graph {
           const r = resolve(s.onError);
           if (r) edge(s.id, 'error', r, 'error', 'on error');
         }
-        for (const b of s.branches ?? []) links(b, false);
+        for (const b of childLists(s)) links(b, false);
       });
     };
     if (def.steps.length > 0) edge(TRIGGER_NODE, 'next', def.steps[0].id, 'implicit');

@@ -4,13 +4,33 @@ import type { Definition, Json, JsonObject, Position, Step, StepTypeView } from 
 
 export const END = 'end';
 
+/** Whether a step holds steps: `parallel` (branches) or `for-each` (a body). */
+export function isGroupType(type: string): boolean {
+  const t = baseType(type);
+  return t === 'parallel' || t === 'for-each';
+}
+
+/** The lists of steps a step holds: a parallel step's branches, or a
+ * for-each step's body as its one list. */
+export function childLists(s: Step): Step[][] {
+  if (s.branches) return s.branches;
+  if (s.steps) return [s.steps];
+  return [];
+}
+
+/** `s` holding `lists` instead, in the field its type keeps them in. */
+export function withChildLists(s: Step, lists: Step[][]): Step {
+  if (baseType(s.type) === 'for-each') return { ...s, steps: lists[0] ?? [] };
+  return { ...s, branches: lists };
+}
+
 /** Every step, branches included, in definition order. */
 export function allSteps(steps: Step[]): Step[] {
   const out: Step[] = [];
   const walk = (list: Step[]) => {
     for (const s of list) {
       out.push(s);
-      for (const b of s.branches ?? []) walk(b);
+      for (const b of childLists(s)) walk(b);
     }
   };
   walk(steps);
@@ -33,7 +53,9 @@ export function placeOf(def: Definition, id: string): StepPlace | undefined {
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
       if (s.id === id) return { parent, branch, index: i };
-      const found = (s.branches ?? []).map((b, bi) => walk(b, s.id, bi)).find(Boolean);
+      const found = childLists(s)
+        .map((b, bi) => walk(b, s.id, bi))
+        .find(Boolean);
       if (found) return found;
     }
     return undefined;
@@ -47,9 +69,10 @@ function mapSteps(list: Step[], f: (s: Step) => Step | null): Step[] {
   const out: Step[] = [];
   for (const s of list) {
     let next = f(s);
-    if (next && next.branches) {
-      const branches = next.branches.map((b) => mapSteps(b, f));
-      if (branches.some((b, i) => b !== next!.branches![i])) next = { ...next, branches };
+    if (next && (next.branches || next.steps)) {
+      const lists = childLists(next);
+      const mapped = lists.map((b) => mapSteps(b, f));
+      if (mapped.some((b, i) => b !== lists[i])) next = withChildLists(next, mapped);
     }
     if (next !== s) changed = true;
     if (next) out.push(next);
@@ -135,7 +158,10 @@ export function freshId(def: Definition, type: string): string {
 export function newStep(def: Definition, type: string): Step {
   const step: Step = { id: freshId(def, type), type };
   if (baseType(type) === 'parallel') step.branches = [[]];
-  else step.config = {};
+  else if (baseType(type) === 'for-each') {
+    step.config = { items: '{{ event.items }}' };
+    step.steps = [];
+  } else step.config = {};
   return step;
 }
 
@@ -147,11 +173,11 @@ export function addStep(
 ): Definition {
   if (where.parent) {
     return updateStep(def, where.parent, (p) => {
-      const branches = (p.branches ?? []).map((b) => b.slice());
+      const branches = childLists(p).map((b) => b.slice());
       const bi = Math.min(Math.max(where.branch ?? 0, 0), Math.max(branches.length - 1, 0));
       if (branches.length === 0) branches.push([]);
       branches[bi] = [...branches[bi], step];
-      return { ...p, branches };
+      return withChildLists(p, branches);
     });
   }
   const nodes = { ...(def.layout?.nodes ?? {}) };
@@ -230,6 +256,11 @@ export function shapeError(value: unknown): string | null {
           if (e) return e;
         }
       }
+      if (s.steps !== undefined) {
+        if (!Array.isArray(s.steps)) return `${where}[${i}].steps must be a list`;
+        const e = check(s.steps, `${where}[${i}].steps`);
+        if (e) return e;
+      }
     }
     return null;
   };
@@ -252,7 +283,7 @@ export interface DefinitionDiff {
 }
 
 export function diffDefinitions(mine: Definition, theirs: Definition): DefinitionDiff {
-  const index = (d: Definition) => new Map(allSteps(d.steps).map((s) => [s.id, stable({ ...s, branches: undefined })]));
+  const index = (d: Definition) => new Map(allSteps(d.steps).map((s) => [s.id, stable({ ...s, branches: undefined, steps: undefined })]));
   const a = index(mine);
   const b = index(theirs);
   return {

@@ -91,12 +91,12 @@ export const ParallelNode = memo(function ParallelNode({ data, selected }: NodeP
     >
       <Handle id="in" type="target" position={Position.Top} isConnectable={!d.readOnly} />
       <div className="node-parallel-head">
-        <span className="node-title">{d.step.id}</span> <span className="node-type">parallel</span>
+        <span className="node-title">{d.step.id}</span> <span className="node-type">{d.step.type}</span>
         <Badges data={d} />
       </div>
       {d.columns.map((c, i) => (
         <div key={i} className="branch-column" style={{ left: c.x, width: c.width }}>
-          <span className="branch-label">branch {i + 1}</span>
+          <span className="branch-label">{d.step.type === 'for-each' ? 'each item' : `branch ${i + 1}`}</span>
         </div>
       ))}
       <Handle

@@ -36,6 +36,18 @@ function approvalMessage(logs: LogView[], step: string): string | null {
   return typeof m === 'string' ? m : null;
 }
 
+/** The child runs a run's `call-workflow` steps started, from its log. */
+function childRuns(logs: LogView[]): { id: string; step: string; workflow: string }[] {
+  const seen = new Map<string, { id: string; step: string; workflow: string }>();
+  for (const log of logs) {
+    const w = (log.result as { waitingFor?: { childRunId?: unknown; workflowName?: unknown } } | null)?.waitingFor;
+    if (typeof w?.childRunId === 'string' && !seen.has(w.childRunId)) {
+      seen.set(w.childRunId, { id: w.childRunId, step: log.step, workflow: String(w.workflowName ?? '') });
+    }
+  }
+  return [...seen.values()];
+}
+
 export default function RunPage() {
   const { id = '' } = useParams();
   const [run, setRun] = useState<RunView | null>(null);
@@ -106,6 +118,7 @@ export default function RunPage() {
 
   const states = useMemo(() => (run && def ? stepStates(run, def.steps) : new Map()), [run, def]);
   const logs = run?.logs ?? [];
+  const children = childRuns(logs);
   useEffect(() => {
     if (run && run.status !== 'WAITING') setDecided(null);
   }, [run]);
@@ -203,6 +216,26 @@ export default function RunPage() {
           <div>
             <dt>Wakes at</dt>
             <dd>{formatTime(run.wakeAt)}</dd>
+          </div>
+        )}
+        {run.parentRunId && (
+          <div>
+            <dt>Called by</dt>
+            <dd>
+              <Link to={`/runs/${run.parentRunId}`}>{run.parentRunId}</Link>
+            </dd>
+          </div>
+        )}
+        {children.length > 0 && (
+          <div>
+            <dt>Child runs</dt>
+            <dd className="child-runs">
+              {children.map((c) => (
+                <Link key={c.id} to={`/runs/${c.id}`} title={`${c.step}: ${c.workflow}`}>
+                  {c.id}
+                </Link>
+              ))}
+            </dd>
           </div>
         )}
       </dl>
