@@ -110,9 +110,9 @@ impl Plugin {
         self.validator
             .iter_errors(config)
             .map(|e| {
-                let mut path = e.instance_path.to_string();
+                let mut path = e.instance_path().to_string();
                 if let jsonschema::error::ValidationErrorKind::Required { property: Value::String(name) } =
-                    &e.kind
+                    e.kind()
                 {
                     path = format!("{path}/{}", name.replace('~', "~0").replace('/', "~1"));
                 }
