@@ -1,6 +1,7 @@
 //! The `wasmtime::Engine`s of the process (one per code tier) and the epoch
 //! ticker that gives every store its wall-time deadline and its yield points.
 
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -109,7 +110,34 @@ pub fn build(
     Ok(engine)
 }
 
-/// Advances the epoch every [`EPOCH_TICK`] until the engine is dropped.
+/// Stores alive (steps and `describe()` calls in flight): the tickers
+/// sleep while there are none, so an idle host does not wake every tick.
+static STORES: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Held by every store while it lives: the epoch advances only then.
+#[derive(Debug)]
+pub struct Ticking(());
+
+impl Ticking {
+    /// Counts a new store in, waking the tickers.
+    pub fn start() -> Self {
+        let (count, wake) = &STORES;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        wake.notify_all();
+        Ticking(())
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        let mut count = STORES.0.lock().unwrap_or_else(|p| p.into_inner());
+        *count = count.saturating_sub(1);
+    }
+}
+
+/// Advances the epoch every [`EPOCH_TICK`] while a store lives, until the
+/// engine is dropped. A store's deadline is counted from the epoch when it is
+/// set, so ticks skipped while no store lived change no deadline.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
     let spawned = thread::Builder::new().name("weft-epoch".into()).spawn(move || {
@@ -117,6 +145,13 @@ fn start_epoch_ticker(engine: &Engine) {
             engine.increment_epoch();
             drop(engine);
             thread::sleep(EPOCH_TICK);
+            let (count, wake) = &STORES;
+            let mut stores = count.lock().unwrap_or_else(|p| p.into_inner());
+            while *stores == 0 && weak.upgrade().is_some() {
+                // Now and then, to notice the engine dropped.
+                stores =
+                    wake.wait_timeout(stores, Duration::from_secs(1)).unwrap_or_else(|p| p.into_inner()).0;
+            }
         }
     });
     if let Err(e) = spawned {

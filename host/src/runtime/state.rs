@@ -111,6 +111,8 @@ pub struct StepState {
     pub(crate) secrets: Arc<super::secrets::SecretScope>,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) logs_dropped: u64,
+    /// Keeps the epoch tickers going while this store lives.
+    _ticking: super::engine::Ticking,
 }
 
 impl StepState {
@@ -142,6 +144,7 @@ impl StepState {
             secrets,
             logs: Vec::new(),
             logs_dropped: 0,
+            _ticking: super::engine::Ticking::start(),
         }
     }
 }
