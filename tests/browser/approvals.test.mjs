@@ -6,7 +6,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, screenshot, setup, signIn } from './harness.mjs';
+import { openPage, runWith, screenshot, setup, signIn } from './harness.mjs';
 
 let env;
 let wf;
@@ -37,16 +37,7 @@ after(async () => {
   await env?.stop();
 });
 
-/** The run once its status is `status` (polled through the API). */
-async function waitFor(id, status, timeout = 30_000) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const run = await env.host.api('GET', `/api/workflow-runs/${id}`);
-    if (run.status === status) return run;
-    if (Date.now() > until) throw new Error(`run ${id} is ${run.status}, not ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const waitFor = (id, status) => runWith(env.host, id, status);
 
 const rowOf = (p, runId) => p.getByRole('row').filter({ has: p.getByRole('link', { name: runId, exact: true }) });
 

@@ -5,7 +5,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, screenshot, setup, signIn } from './harness.mjs';
+import { openPage, runWith, screenshot, setup, signIn } from './harness.mjs';
 
 let env;
 before(async () => {
@@ -17,15 +17,7 @@ after(async () => {
 
 const node = (page, id) => page.locator(`.react-flow__node[data-id="${id}"]`);
 
-async function waitFor(id, status, timeout = 30_000) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const run = await env.host.api('GET', `/api/workflow-runs/${id}`);
-    if (run.status === status) return run;
-    if (Date.now() > until) throw new Error(`run ${id} is ${run.status}, not ${status}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const waitFor = (id, status) => runWith(env.host, id, status);
 
 test('a for-each step is a group whose body is saved as its steps, and a run of it completes', async () => {
   const created = await env.host.api('POST', '/api/workflows', {

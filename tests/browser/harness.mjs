@@ -275,6 +275,17 @@ export async function dragBetween(page, from, to, { steps = 12 } = {}) {
   await page.mouse.up();
 }
 
+// The run `id` once its status is `status`, polled through the API.
+export async function runWith(host, id, status, timeout = 30_000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const run = await host.api('GET', `/api/workflow-runs/${id}`);
+    if (run.status === status) return run;
+    if (Date.now() > until) throw new Error(`run ${id} is ${run.status}, not ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 // The value of an input once it reads `expected`, or what it reads after
 // `timeout` ms: React applies a click's state on a later frame.
 export async function settledValue(locator, expected, timeout = 5000) {

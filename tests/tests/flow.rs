@@ -351,4 +351,68 @@ async fn items_wait_on_their_own_inside_a_for_each() {
         done["context"]["steps"]["each"].as_array().expect("list").iter().filter_map(|i| i["ok"]["decision"].as_str()).collect();
     assert_eq!(decisions, ["approved", "approved"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_parent_takes_up_the_child_it_started_before_failing() {
+    let receiver = Receiver::start().await;
+    // The first call fails for good (404), the ones after it succeed.
+    receiver.script([weft_tests::receiver::Answer::json(404, json!({ "error": "not yet" }))]);
+    let host = receiver_host();
+    let slow = host
+        .create_active(json!({
+            "name": "Slow", "trigger": { "type": "manual" },
+            "steps": [{ "id": "approve", "type": "approval", "config": {} },
+                      { "id": "done", "type": "update-field", "config": { "set": { "done": true } } }]
+        }))
+        .await;
+    let parent = host
+        .create_active(json!({
+            "name": "Two items", "trigger": { "type": "manual" },
+            "steps": [
+                { "id": "each", "type": "for-each", "config": { "items": "{{ event.kinds }}", "concurrency": 2 },
+                  "steps": [
+                    { "id": "check", "type": "condition", "config": { "if": "{{ item == 'hook' }}", "then": "hook", "else": "call" } },
+                    { "id": "call", "type": "call-workflow", "config": { "workflow": slow }, "next": "end" },
+                    { "id": "hook", "type": "webhook", "config": { "method": "post", "url": format!("{}/x", receiver.base) } }
+                  ] }
+            ]
+        }))
+        .await;
+    let run = host.trigger(&parent, json!({ "kinds": ["call", "hook"] })).await;
+    // The hook item fails the run while the call item waits for its child.
+    let failed = host.wait_for(&run, "FAILED", T).await;
+    let child = failed["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .find_map(|l| l["result"]["waitingFor"]["childRunId"].as_str())
+        .expect("the child started")
+        .to_owned();
+    host.wait_for(&child, "WAITING", T).await;
+    // The child goes on; its end reaches the failed parent's kept wait.
+    let (status, body) = host.post(&format!("/api/workflow-runs/{child}/approve"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    host.wait_for(&child, "COMPLETED", T).await;
+    let (status, body) = host.post(&format!("/api/workflow-runs/{run}/retry"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let done = host.wait_for(&run, "COMPLETED", T).await;
+    let items = done["context"]["steps"]["each"].as_array().expect("list");
+    assert_eq!(items[0]["call"]["runId"], child.as_str(), "{done}");
+    assert_eq!(items[0]["call"]["vars"]["done"], true);
+    assert_eq!(items[1]["hook"]["status"], 200);
+    // No second child was started.
+    let (_, children) = host.get(&format!("/api/workflow-runs?workflowId={slow}")).await;
+    assert_eq!(children["data"].as_array().map(Vec::len), Some(1), "{children}");
+
+    // A call of its own workflow behind its own single slot fails at once.
+    let selfish = host
+        .create_active(json!({
+            "name": "Selfish", "trigger": { "type": "manual" }, "concurrency": { "limit": 1 },
+            "steps": [{ "id": "again", "type": "call-workflow", "config": { "workflow": "Selfish" } }]
+        }))
+        .await;
+    let run = host.trigger(&selfish, json!({})).await;
+    let failed = host.wait_for(&run, "FAILED", T).await;
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("would wait for the concurrency slot this run holds")), "{failed}");
+}
 }

@@ -92,8 +92,9 @@ async fn drive(
         deadline: None,
     };
     state.deadline = snapshot.deadline(state.position.retried_at.unwrap_or(row.started_at as u64));
-    let mut waits = super::waits::load(engine, &row.id, &mut state.position).await?;
     let has_waits = snapshot.has_engine_waits();
+    let calls = has_waits && snapshot.has_calls() && state.position.attempts > 0;
+    let mut waits = super::waits::load(engine, &row.id, &mut state.position, calls).await?;
     let mut wait_ops: Vec<WaitOp> = Vec::new();
     let mut written = Vec::new();
     loop {

@@ -301,6 +301,18 @@ impl Snapshot {
         any(&self.steps)
     }
 
+    /// Whether the definition has `call-workflow` steps.
+    pub fn has_calls(&self) -> bool {
+        fn any(steps: &[StepDef]) -> bool {
+            steps.iter().any(|s| {
+                s.step_type == weft_core::flow::CALL_WORKFLOW
+                    || s.branches.iter().flatten().any(|branch| any(branch))
+                    || s.steps.as_deref().is_some_and(any)
+            })
+        }
+        any(&self.steps)
+    }
+
     /// The deadline of a run of this workflow started at `started_at`.
     pub fn deadline(&self, started_at: u64) -> Option<u64> {
         let timeout = weft_core::validate::parse_period(self.timeout.as_deref()?).ok()?;
@@ -446,14 +458,31 @@ impl Snapshot {
             }
         }
         if each.output_bytes > weft_core::flow::MAX_EACH_OUTPUT_BYTES {
+            let ended = each.outputs.iter().filter(|o| !o.is_null()).count();
             let error = format!(
-                "step `{}`: the outputs of its items passed {} KiB after {} items",
-                top.id,
-                weft_core::flow::MAX_EACH_OUTPUT_BYTES / 1024,
-                each.next
+                "the outputs of its items passed {} KiB after {ended} items",
+                weft_core::flow::MAX_EACH_OUTPUT_BYTES / 1024
             );
-            self.fail(state, error);
-            return false;
+            // Its items' visits end with it, so that a later pass keeps its own.
+            let started = u32::try_from(each.next).unwrap_or(u32::MAX);
+            for step in body {
+                let seen = visits.entry(step.id.clone()).or_default();
+                *seen = seen.saturating_add(started);
+            }
+            *visits.entry(top.id.clone()).or_default() += 1;
+            let handler = match top.on_error.as_deref() {
+                None => {
+                    self.fail(state, format!("step `{}`: {error}", top.id));
+                    return false;
+                }
+                Some(END) => None,
+                Some(target) => Some(target.to_owned()),
+            };
+            set_output(&mut state.context, &top.id, json!({ "error": error }));
+            state.position.top = Cursor::at(handler);
+            state.position.branches.clear();
+            state.position.each = None;
+            return true;
         }
         let first = body.first().map(|s| s.id.clone());
         while each.next < each.items.len() {
@@ -540,10 +569,15 @@ impl Snapshot {
             match target {
                 Some(END) => Ok(None),
                 // A body goes forward only: an item visits each step once.
-                Some(t) if item.is_some() && list.iter().position(|s| s.id == t) <= at => Err(format!(
-                    "step `{}`: target `{t}` is not after it in its for-each body, and a body only goes forward",
-                    step.id
-                )),
+                Some(t)
+                    if item.is_some()
+                        && list.iter().position(|s| s.id == t).is_some_and(|i| Some(i) <= at) =>
+                {
+                    Err(format!(
+                        "step `{}`: target `{t}` is not after it in its for-each body, and a body only goes forward",
+                        step.id
+                    ))
+                }
                 Some(t) if list.iter().any(|s| s.id == t) => Ok(Some(t.to_owned())),
                 Some(t) => Err(format!("step `{}`: target `{t}` names no step", step.id)),
                 None => Ok(following()),
@@ -911,30 +945,11 @@ mod tests {
 
 #[cfg(test)]
 mod each_tests {
+    use super::budget_tests::{snap as snap_limited, start};
     use super::*;
 
     fn snap(steps: Value) -> Snapshot {
-        Snapshot {
-            workflow_id: "w".into(),
-            workflow_name: "w".into(),
-            version: 1,
-            steps: serde_json::from_value(steps).unwrap(),
-            resolved: Default::default(),
-            max_steps: None,
-            timeout: None,
-        }
-    }
-
-    fn start(s: &Snapshot) -> RunState {
-        RunState {
-            status: Status::Pending,
-            context: json!({ "event": {}, "steps": {}, "vars": {} }),
-            position: Position::start(s.steps.first()),
-            error: None,
-            wake_at: None,
-            jitter_seed: 7,
-            deadline: None,
-        }
+        snap_limited(steps, None)
     }
 
     /// Runs the plan to its end; `result` gets the step, its item and visit.
@@ -1108,6 +1123,23 @@ mod each_tests {
             st.error.as_deref(),
             Some("step `each`: the outputs of its items passed 1024 KiB after 4 items")
         );
+        // With `onError`, the cap goes to the handler like any step failure.
+        let mut s = s;
+        s.steps[0].on_error = Some("after".into());
+        let mut st = start(&s);
+        let trail = run(&s, &mut st, |step, _| {
+            if step.id == "each" {
+                StepResult::Expand { items: vec![json!(1); 10], concurrency: 1 }
+            } else {
+                StepResult::Ok(Outcome::Done(json!(big)))
+            }
+        });
+        assert_eq!(st.status, Status::Completed, "{:?}", st.error);
+        assert_eq!(trail.last().map(|t| t.0.as_str()), Some("after"));
+        assert_eq!(
+            st.context["steps"]["each"]["error"],
+            "the outputs of its items passed 1024 KiB after 4 items"
+        );
     }
 
     #[test]
@@ -1125,7 +1157,7 @@ mod each_tests {
 mod budget_tests {
     use super::*;
 
-    fn snap(steps: serde_json::Value, max_steps: Option<u32>) -> Snapshot {
+    pub(super) fn snap(steps: serde_json::Value, max_steps: Option<u32>) -> Snapshot {
         Snapshot {
             workflow_id: "w".into(),
             workflow_name: "w".into(),
@@ -1137,7 +1169,7 @@ mod budget_tests {
         }
     }
 
-    fn start(s: &Snapshot) -> RunState {
+    pub(super) fn start(s: &Snapshot) -> RunState {
         RunState {
             status: Status::Pending,
             context: json!({ "event": {}, "steps": {}, "vars": {} }),

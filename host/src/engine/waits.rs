@@ -25,11 +25,18 @@ use crate::store::workflows;
 /// A run's waits, by step id, as read when its driver took it.
 pub(super) type Waits = HashMap<String, WaitRow>;
 
-/// Reads the waits of a run whose position has waiting steps, and makes the
-/// delivered ones due, so that the plan attempts them now.
-pub(super) async fn load(engine: &Engine, run_id: &str, position: &mut Position) -> Result<Waits, String> {
+/// Reads the waits of a run whose position has waiting steps (or, with
+/// `calls`, of a run whose definition calls workflows: a retried run takes
+/// up the child runs it started), and makes the delivered ones due, so that
+/// the plan attempts them now.
+pub(super) async fn load(
+    engine: &Engine,
+    run_id: &str,
+    position: &mut Position,
+    calls: bool,
+) -> Result<Waits, String> {
     let waiting = std::iter::once(&position.top).chain(position.branches.iter()).any(|c| c.waiting);
-    if !waiting {
+    if !waiting && !calls {
         return Ok(Waits::new());
     }
     let found = rows::of_run(engine.store.pool(), run_id).await.map_err(|e| e.to_string())?;
@@ -57,14 +64,20 @@ pub(super) fn key(step_id: &str, item: Option<usize>) -> String {
     }
 }
 
+/// An engine step's config, rendered (secrets are not offered: what these
+/// steps render is stored in the clear) and read as `T`.
+fn config_of<T: for<'de> Deserialize<'de>, C: serde::Serialize>(
+    engine: &Engine,
+    step: &StepDef,
+    context: &C,
+) -> Result<T, String> {
+    parse(&engine.templates.render(&step.config, context, None)?)
+}
+
 /// The first attempt of a `for-each` step: renders its items.
 pub(super) fn expand<C: serde::Serialize>(engine: &Engine, step: &StepDef, context: &C) -> StepResult {
     let fail = |message: String| StepResult::Err { message, retryable: false };
-    let config = match engine.templates.render(&step.config, context, None) {
-        Ok(config) => config,
-        Err(e) => return fail(e),
-    };
-    let c: ForEach = match parse(&config) {
+    let c: ForEach = match config_of(engine, step, context) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -104,11 +117,7 @@ pub(super) async fn call<C: serde::Serialize>(
     now: u64,
 ) -> (StepResult, Option<WaitOp>) {
     let fail = |message: String| (StepResult::Err { message, retryable: false }, None);
-    let config = match engine.templates.render(&step.config, context, None) {
-        Ok(config) => config,
-        Err(e) => return fail(e),
-    };
-    let c: CallWorkflow = match parse(&config) {
+    let c: CallWorkflow = match config_of(engine, step, context) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -145,6 +154,18 @@ pub(super) async fn call<C: serde::Serialize>(
         Ok(prepared) => prepared,
         Err(e) => return fail(format!("the child run cannot start: {e}")),
     };
+    // A run of its own workflow under its own key, with one slot, would
+    // queue behind the slot its parent holds while it waits: for good.
+    if child.workflow_id == parent.workflow_id
+        && child.concurrency_key.is_some()
+        && child.concurrency_key == parent.concurrency_key
+        && child.concurrency_limit == Some(1)
+    {
+        return fail(
+            "the child run would wait for the concurrency slot this run holds (`concurrency.limit` 1, the same key)"
+                .to_owned(),
+        );
+    }
     // Unclaimed: any host's scheduler takes it once the move commits.
     child.lease_owner = None;
     child.lease_until = None;

@@ -280,9 +280,22 @@ impl Runtime {
         // an upload because it is untrusted, a built-in because Cranelift's
         // allocations would otherwise stay resident in an idle host's heap
         // (on a fresh start, 97 MiB idle against 46 MiB).
-        let isolation =
+        let mut isolation =
             if grants.is_some() { self.isolation.clone() } else { self.builtin_isolation.clone() };
-        let (pre, source) = tier.prepare(bytes.clone(), sha256.clone(), isolation.as_deref()).await?;
+        let (pre, source) = match tier.prepare(bytes.clone(), sha256.clone(), isolation.as_deref()).await {
+            Ok(prepared) => prepared,
+            // A built-in's bytes are the host's own: should the child fail
+            // (it cannot start, or its limits are too small here), compile
+            // them in the process rather than not start.
+            Err(e) if grants.is_none() && isolation.is_some() => {
+                tracing::warn!(
+                    "compiling a built-in in a child process failed ({e}); compiling it in the process"
+                );
+                isolation = None;
+                tier.prepare(bytes.clone(), sha256.clone(), None).await?
+            }
+            Err(e) => return Err(e),
+        };
         if source == CodeSource::Compiled {
             self.compilations.fetch_add(1, Ordering::Relaxed);
         }

@@ -313,6 +313,9 @@ async fn apply_waits(tx: &mut Tx, run: &RunRow, ops: &[WaitOp]) -> sqlx::Result<
                 }
             }
             WaitOp::Remove(step) => waits::remove(tx, &run.id, step).await?,
+            WaitOp::Clear if run.status == crate::engine::machine::Status::Failed => {
+                waits::clear_failed(tx, &run.id).await?
+            }
             WaitOp::Clear => waits::clear(tx, &run.id).await?,
             WaitOp::Recheck => waits::wake_if_delivered(tx, &run.id, run.updated_at).await?,
             WaitOp::Expire(_) => {}

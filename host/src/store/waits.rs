@@ -138,6 +138,19 @@ pub async fn clear(tx: &mut Tx, run_id: &str) -> sqlx::Result<()> {
     })
 }
 
+/// Deletes the waits of a run that FAILED but those for its child runs:
+/// the children go on, and a retry of the run takes up the same children
+/// (and their ends, when they came meanwhile) instead of starting new ones.
+pub async fn clear_failed(tx: &mut Tx, run_id: &str) -> sqlx::Result<()> {
+    on_tx!(tx, |c| {
+        sqlx::query("DELETE FROM run_waits WHERE \"runId\" = $1 AND kind <> 'child'")
+            .bind(run_id)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+    })
+}
+
 /// Wakes the WAITING run `run_id` now if one of its waits was delivered (it
 /// went to sleep while a delivery came).
 pub async fn wake_if_delivered(tx: &mut Tx, run_id: &str, now: i64) -> sqlx::Result<()> {
@@ -233,6 +246,17 @@ pub async fn deliver_child(
     now: i64,
 ) -> sqlx::Result<()> {
     let child = end["runId"].as_str().unwrap_or_default();
+    if matches!(tx, Tx::Postgres(_)) {
+        // The parent's run row first, then its wait: the order in which the
+        // parent's own commits lock them, so the two cannot deadlock.
+        on_tx!(tx, |c| {
+            sqlx::query("SELECT id FROM workflow_runs WHERE id = $1 FOR UPDATE")
+                .bind(parent)
+                .execute(&mut *c)
+                .await
+                .map(|_| ())?
+        });
+    }
     let reached: Option<Delivered> = on_tx!(tx, |c| {
         sqlx::query_as(
             "UPDATE run_waits SET delivery = $1, \"deliveredAt\" = $2 \

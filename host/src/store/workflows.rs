@@ -129,10 +129,13 @@ pub async fn get(pool: &Pool, id: &str) -> sqlx::Result<Option<WorkflowRow>> {
     })
 }
 
-/// Up to two workflows named `name` (two say the name is ambiguous).
+/// Up to two DRAFT or ACTIVE workflows named `name` (two say the name is
+/// ambiguous; archived and paused ones do not count).
 pub async fn by_name(pool: &Pool, name: &str) -> sqlx::Result<Vec<WorkflowRow>> {
     on_pool!(pool, |p| {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM workflows WHERE name = $1 ORDER BY id LIMIT 2"))
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM workflows WHERE name = $1 AND status IN ('DRAFT', 'ACTIVE') ORDER BY id LIMIT 2"
+        ))
             .bind(name)
             .fetch_all(p)
             .await

@@ -17,7 +17,7 @@ import '@xyflow/react/dist/style.css';
 import { useEditor } from './store';
 import { END_NODE, TRIGGER_NODE, makeGraphBuilder, type LinkData } from './graph';
 import { nodeTypes } from './nodes';
-import { END, addStep, link, newStep, removeSteps, setPosition } from './model';
+import { END, addStep, isGroupType, link, newStep, removeSteps, setPosition } from './model';
 
 export const DRAG_TYPE = 'application/x-weft-step-type';
 
@@ -159,7 +159,8 @@ export default function Canvas() {
       const zone = [...graph.zones]
         .reverse()
         .find((z) => p.x >= z.x && p.x <= z.x + z.width && p.y >= z.y && p.y <= z.y + z.height);
-      const where = zone
+      // Groups go at the top level only.
+      const where = zone && !isGroupType(type)
         ? { parent: zone.parent, branch: zone.branch }
         : { position: { x: Math.round(p.x - 100), y: Math.round(p.y - 30) } };
       store.change(addStep(store.def, step, where));
