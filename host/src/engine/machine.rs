@@ -418,12 +418,7 @@ impl Snapshot {
                     }
                 }
                 set_output(&mut state.context, &top.id, Value::Object(output));
-                let next = match top.next.as_deref() {
-                    Some(END) => None,
-                    Some(t) => Some(t.to_owned()),
-                    None => self.steps.get(p + 1).map(|s| s.id.clone()),
-                };
-                state.position.top = Cursor::at(next);
+                state.position.top = Cursor::at(self.after(p));
                 state.position.branches.clear();
                 continue;
             }
@@ -464,12 +459,7 @@ impl Snapshot {
                 weft_core::flow::MAX_EACH_OUTPUT_BYTES / 1024
             );
             // Its items' visits end with it, so that a later pass keeps its own.
-            let started = u32::try_from(each.next).unwrap_or(u32::MAX);
-            for step in body {
-                let seen = visits.entry(step.id.clone()).or_default();
-                *seen = seen.saturating_add(started);
-            }
-            *visits.entry(top.id.clone()).or_default() += 1;
+            end_items(visits, top, each.next);
             let handler = match top.on_error.as_deref() {
                 None => {
                     self.fail(state, format!("step `{}`: {error}", top.id));
@@ -500,19 +490,9 @@ impl Snapshot {
         }
         if each.next >= each.items.len() && branches.iter().all(|c| c.item.is_none()) {
             let outputs = std::mem::take(&mut each.outputs);
-            let count = u32::try_from(outputs.len()).unwrap_or(u32::MAX);
-            for step in body {
-                let seen = visits.entry(step.id.clone()).or_default();
-                *seen = seen.saturating_add(count);
-            }
-            *visits.entry(top.id.clone()).or_default() += 1;
+            end_items(visits, top, outputs.len());
             set_output(&mut state.context, &top.id, Value::Array(outputs));
-            let next = match top.next.as_deref() {
-                Some(END) => None,
-                Some(t) => Some(t.to_owned()),
-                None => self.steps.get(p + 1).map(|s| s.id.clone()),
-            };
-            state.position.top = Cursor::at(next);
+            state.position.top = Cursor::at(self.after(p));
             state.position.branches.clear();
             state.position.each = None;
             return true;
@@ -526,6 +506,15 @@ impl Snapshot {
         };
         state.status = if runnable { Status::Running } else { Status::Waiting };
         false
+    }
+
+    /// The step after the top-level step `p` (a group that ended).
+    fn after(&self, p: usize) -> Option<String> {
+        match self.steps[p].next.as_deref() {
+            Some(END) => None,
+            Some(t) => Some(t.to_owned()),
+            None => self.steps.get(p + 1).map(|s| s.id.clone()),
+        }
     }
 
     fn fail(&self, state: &mut RunState, error: String) {
@@ -708,6 +697,17 @@ fn jittered(wait: u64, seed: u64, step: &str, attempt: u32) -> u64 {
     (seed, step, attempt).hash(&mut hasher);
     let fraction = (hasher.finish() % 10_001) as f64 / 10_000.0;
     (wait as f64 * (0.8 + 0.4 * fraction)).round() as u64
+}
+
+/// Ends the visits of a `for-each` step and of its body steps, one per item
+/// started: the next pass's items get visit numbers after these.
+fn end_items(visits: &mut BTreeMap<String, u32>, each: &StepDef, items: usize) {
+    let items = u32::try_from(items).unwrap_or(u32::MAX);
+    for step in each.steps.iter().flatten() {
+        let seen = visits.entry(step.id.clone()).or_default();
+        *seen = seen.saturating_add(items);
+    }
+    *visits.entry(each.id.clone()).or_default() += 1;
 }
 
 /// Stores a step's output: in its item's scope inside a `for-each` body,
