@@ -525,8 +525,8 @@ impl Snapshot {
 
     /// Applies a step's result; returns the log action. `attempt` is the
     /// [`Attempt`] of the [`Plan::Run`] that ran the step. A result that
-    /// arrives after the run ended (a parallel sibling failed it) changes
-    /// nothing and is logged as `ignored`.
+    /// arrives after the run ended (a parallel sibling failed it), or after
+    /// its group did, changes nothing and is logged as `ignored`.
     pub fn apply(
         &self,
         state: &mut RunState,
@@ -538,6 +538,11 @@ impl Snapshot {
             return "ignored";
         }
         let (step, branch) = (attempt.step, attempt.branch);
+        // Its group ended meanwhile (a loop went to its `onError` while
+        // this sibling ran): the result has nowhere to go.
+        if branch.is_some_and(|b| b >= state.position.branches.len()) {
+            return "ignored";
+        }
         let current = match branch {
             None => &state.position.top,
             Some(b) => state.position.branches.get(b).unwrap_or(&state.position.top),
@@ -1140,6 +1145,28 @@ mod each_tests {
             st.context["steps"]["each"]["error"],
             "the outputs of its items passed 1024 KiB after 4 items"
         );
+
+        // Two at once: the first item passes the cap; its sibling's result,
+        // applied after the loop went to its handler, is ignored.
+        let mut st = start(&s);
+        let Plan::Run(first) = s.plan(&mut st, 1_000) else { panic!("expected the for-each") };
+        let (step, branch, attempt) = (first[0].step.clone(), first[0].branch, first[0].attempt);
+        let expand = StepResult::Expand { items: vec![json!(1); 2], concurrency: 2 };
+        s.apply(&mut st, &Attempt { step: &step, branch, attempt }, expand, 1_000);
+        let Plan::Run(both) = s.plan(&mut st, 1_000) else { panic!("expected two items") };
+        let both: Vec<(StepDef, Option<usize>, u32)> =
+            both.iter().map(|a| (a.step.clone(), a.branch, a.attempt)).collect();
+        let huge = json!("x".repeat(1_100 * 1024));
+        let actions: Vec<&str> = both
+            .iter()
+            .map(|(step, branch, attempt)| {
+                let a = Attempt { step, branch: *branch, attempt: *attempt };
+                s.apply(&mut st, &a, StepResult::Ok(Outcome::Done(huge.clone())), 1_000)
+            })
+            .collect();
+        assert_eq!(actions, ["completed", "ignored"]);
+        assert_eq!(st.position.top.step.as_deref(), Some("after"));
+        assert!(st.context["steps"].get("a").is_none(), "a late body result stays out of the run's steps");
     }
 
     #[test]
