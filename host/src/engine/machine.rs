@@ -291,26 +291,23 @@ impl Snapshot {
 
     /// Whether the definition has steps that wait for the outside.
     pub fn has_engine_waits(&self) -> bool {
-        fn any(steps: &[StepDef]) -> bool {
+        self.any_step(&|s| weft_core::flow::is_engine_step(&s.step_type))
+    }
+
+    /// Whether a step of the definition, branches and bodies included, is `f`.
+    fn any_step(&self, f: &dyn Fn(&StepDef) -> bool) -> bool {
+        fn any(steps: &[StepDef], f: &dyn Fn(&StepDef) -> bool) -> bool {
             steps.iter().any(|s| {
-                weft_core::flow::is_engine_step(&s.step_type)
-                    || s.branches.iter().flatten().any(|branch| any(branch))
-                    || s.steps.as_deref().is_some_and(any)
+                f(s) || s.branches.iter().flatten().any(|branch| any(branch, f))
+                    || s.steps.as_deref().is_some_and(|body| any(body, f))
             })
         }
-        any(&self.steps)
+        any(&self.steps, f)
     }
 
     /// Whether the definition has `call-workflow` steps.
     pub fn has_calls(&self) -> bool {
-        fn any(steps: &[StepDef]) -> bool {
-            steps.iter().any(|s| {
-                s.step_type == weft_core::flow::CALL_WORKFLOW
-                    || s.branches.iter().flatten().any(|branch| any(branch))
-                    || s.steps.as_deref().is_some_and(any)
-            })
-        }
-        any(&self.steps)
+        self.any_step(&|s| s.step_type == weft_core::flow::CALL_WORKFLOW)
     }
 
     /// The deadline of a run of this workflow started at `started_at`.
